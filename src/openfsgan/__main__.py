@@ -1,0 +1,3 @@
+from openfsgan.cli.main import main
+
+raise SystemExit(main())

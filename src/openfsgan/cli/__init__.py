@@ -1,0 +1,1 @@
+"""The ``openfsgan`` command line: one module per sub-command, each with ``register()``."""

@@ -1,0 +1,64 @@
+"""Checks shared by sub-commands at the CLI edge: fail early with one actionable line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from openfsgan.errors import (
+    InputNotFoundError,
+    InvalidInputError,
+    OutputError,
+    PermissionDeniedError,
+)
+
+
+def check_input_file(path: str | os.PathLike[str], what: str = "input") -> Path:
+    """Return ``path`` as a Path if it is a readable, non-empty regular file."""
+    p = Path(path)
+    if not p.exists():
+        raise InputNotFoundError(f"{what} not found: {p}")
+    if p.is_dir():
+        raise InvalidInputError(f"{what} is a folder, expected a file: {p}")
+    if not os.access(p, os.R_OK):
+        raise PermissionDeniedError(f"{what} is not readable (permission denied): {p}")
+    if p.stat().st_size == 0:
+        raise InvalidInputError(f"{what} is an empty file (0 bytes): {p}")
+    return p
+
+
+def check_input_dir(path: str | os.PathLike[str], what: str = "input folder") -> Path:
+    """Return ``path`` as a Path if it is a folder we can list."""
+    p = Path(path)
+    if not p.exists():
+        raise InputNotFoundError(f"{what} not found: {p}")
+    if not p.is_dir():
+        raise InvalidInputError(f"{what} is not a folder: {p}")
+    if not os.access(p, os.R_OK | os.X_OK):
+        raise PermissionDeniedError(f"{what} is not readable (permission denied): {p}")
+    return p
+
+
+def check_input_path(path: str | os.PathLike[str], what: str = "input",
+                     allow_dir: bool = False) -> Path:
+    """A file, or (with ``allow_dir``) a folder, that exists and can be read."""
+    p = Path(path)
+    if allow_dir and p.is_dir():
+        return check_input_dir(p, what)
+    return check_input_file(p, what)
+
+
+def check_output_file(output: str | os.PathLike[str], inputs: list[Path],
+                      overwrite: bool = False) -> Path:
+    """Refuse to write over an input, or over an existing file without ``overwrite``."""
+    out = Path(output)
+    if any(out.resolve() == source.resolve() for source in inputs):
+        raise OutputError(f"refusing to overwrite an input: {out}")
+    if out.is_dir():
+        raise OutputError(f"output is a folder, expected a file path: {out}")
+    if out.exists() and not overwrite:
+        raise OutputError(f"output exists: {out} (pass --overwrite to replace it)")
+    parent = out.parent if str(out.parent) else Path(".")
+    if parent.exists() and not os.access(parent, os.W_OK):
+        raise OutputError(f"cannot write to folder (permission denied): {parent}")
+    return out

@@ -1,0 +1,1 @@
+"""Face analysis: detection, tracking, 68 2D landmarks, 3D landmarks, head pose, alignment."""

@@ -1,0 +1,1 @@
+"""Media I/O: images, streamed video (PyAV), atomic outputs, the analysis cache."""

@@ -1,0 +1,47 @@
+"""Atomic outputs: write to a temporary file beside the target, rename on success.
+
+A crash, Ctrl-C or kill therefore never leaves a half-written file at the final path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path in ``path``'s folder; move it onto ``path`` when the block succeeds.
+
+    The temporary file keeps ``path``'s extension (or ``suffix``) so that writers choosing a
+    format by extension (OpenCV, PyAV) behave as for the real name. On any exception the
+    temporary file is removed and the exception propagates.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    ext = suffix if suffix is not None else target.suffix
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{ext}",
+                                    dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    write_bytes_atomic(path, text.encode("utf-8"))
