@@ -35,3 +35,62 @@ def astronaut_rgb() -> np.ndarray:
     image = data.astronaut()
     image.flags.writeable = False
     return image
+
+
+def write_png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims ``width x height`` but whose pixel data is a few bytes.
+
+    Lets tests exercise the size limit (e.g. a 20000x20000 image) without allocating it.
+    """
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    data = zlib.compress(b"\x00" * 16)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data)
+                     + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture()
+def huge_png(tmp_path: Path) -> Path:
+    """A 20000x20000 PNG (header only) that every command must refuse cleanly."""
+    return write_png_header_only(tmp_path / "huge.png", 20000, 20000)
+
+
+@pytest.fixture()
+def synthetic_video(tmp_path: Path) -> Path:
+    """A 12-frame 64x48 H.264 clip of moving colour bars with a sine-tone audio track."""
+    import av
+
+    path = tmp_path / "synthetic.mp4"
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=12)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream("aac", rate=16000)
+        audio.layout = "mono"
+        for index in range(12):
+            rgb = np.zeros((48, 64, 3), np.uint8)
+            rgb[:, (index * 4) % 64:, 0] = 200
+            rgb[:, :, 1] = index * 20
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            for packet in video.encode(frame):
+                container.mux(packet)
+        samples = (0.3 * np.sin(np.arange(16000) * 2 * np.pi * 440 / 16000)).astype(np.float32)
+        for start in range(0, 16000, 1024):
+            chunk_samples = samples[start:start + 1024]
+            if chunk_samples.size < 1024:
+                chunk_samples = np.pad(chunk_samples, (0, 1024 - chunk_samples.size))
+            frame = av.AudioFrame.from_ndarray(chunk_samples[None, :], format="flt", layout="mono")
+            frame.sample_rate = 16000
+            frame.pts = start
+            for packet in audio.encode(frame):
+                container.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode(None):
+                container.mux(packet)
+    return path

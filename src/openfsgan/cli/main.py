@@ -28,7 +28,7 @@ log = logging.getLogger("openfsgan")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="openfsgan",
-        description="Face swapping and reenactment after FSGAN; every output is labelled synthetic.",
+        description="Face swapping and reenactment after FSGAN; outputs are labelled synthetic.",
     )
     parser.add_argument("--version", action="version", version=f"openfsgan {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         print("openfsgan: error: out of memory", file=sys.stderr)
         return 1
-    except Exception as error:  # noqa: BLE001 - the CLI edge turns bugs into one line too
+    except Exception as error:  # the CLI edge turns bugs into one line too
         if args.debug:
             raise
         print(f"openfsgan: internal error: {type(error).__name__}: {error} "
