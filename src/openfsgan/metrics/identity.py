@@ -15,6 +15,7 @@ Everything below :class:`FaceDescriptor` is pure NumPy (arrays in, numbers out).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -32,9 +33,9 @@ class FaceDescriptor:
 
     def __init__(self, model_path: str | None = None) -> None:
         self._model_path = model_path
-        self._model = None
+        self._model: Any = None
 
-    def _network(self):  # type: ignore[no-untyped-def]
+    def _network(self) -> Any:
         if self._model is None:
             import dlib
 
