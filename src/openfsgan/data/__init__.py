@@ -1,0 +1,1 @@
+"""Training data: prepared face datasets (aligned crops, landmarks, poses, pseudo-masks)."""
