@@ -20,6 +20,8 @@ from openfsgan.errors import INTERRUPTED_EXIT_CODE, OpenFSGANError
 
 # Sub-command modules, in the order `openfsgan --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
+    "analyze",
+    "cache",
 )
 
 log = logging.getLogger("openfsgan")
