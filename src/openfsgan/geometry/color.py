@@ -1,0 +1,109 @@
+"""Colour correction of the swapped face to the target's skin and light (classic path).
+
+Per-channel mean/std transfer in CIE Lab (Reinhard et al. 2001) measured inside the face mask:
+``out = (src - mean_src) * std_tgt / std_src + mean_tgt``. On video the four statistics are
+smoothed over time (:class:`ColorStatsSmoother`), so the correction does not flicker with
+expression or small landmark jitter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+MIN_STD = 1e-3
+
+
+@dataclass(frozen=True)
+class ColorStats:
+    """Per-channel Lab mean and standard deviation of a masked region (``[3]`` float64 each)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    def blend(self, other: ColorStats, weight_other: float) -> ColorStats:
+        keep = 1.0 - weight_other
+        return ColorStats(keep * self.mean + weight_other * other.mean,
+                          keep * self.std + weight_other * other.std)
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB ``[H, W, 3]`` -> float32 Lab (L in 0..100)."""
+    return cv2.cvtColor(rgb.astype(np.float32) * np.float32(1.0 / 255.0), cv2.COLOR_RGB2Lab)
+
+
+def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    """float32 Lab -> uint8 RGB, clipped."""
+    rgb = cv2.cvtColor(lab.astype(np.float32, copy=False), cv2.COLOR_Lab2RGB)
+    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def masked_stats(lab: np.ndarray, mask: np.ndarray) -> ColorStats:
+    """Mean/std of ``[H, W, 3]`` Lab pixels where the boolean ``[H, W]`` mask is set.
+
+    Raises:
+        ValueError: when the mask is empty.
+    """
+    selected = lab[np.asarray(mask, dtype=bool)]
+    if len(selected) == 0:
+        raise ValueError("colour statistics of an empty mask")
+    values = selected.astype(np.float64)
+    return ColorStats(values.mean(axis=0), np.maximum(values.std(axis=0), MIN_STD))
+
+
+def transfer_stats(lab: np.ndarray, source: ColorStats, target: ColorStats,
+                   max_gain: float = 2.0) -> np.ndarray:
+    """Map Lab pixels with ``source`` statistics onto ``target``'s (gain clipped to
+    ``[1 / max_gain, max_gain]`` so a flat region never explodes)."""
+    gain = np.clip(target.std / source.std, 1.0 / max_gain, max_gain)
+    offset = target.mean - source.mean * gain
+    return (lab * gain.astype(np.float32) + offset.astype(np.float32)).astype(np.float32)
+
+
+def match_color(source_rgb: np.ndarray, target_rgb: np.ndarray, mask: np.ndarray,
+                smoother: ColorStatsSmoother | None = None) -> np.ndarray:
+    """Recolour ``source_rgb`` so that, inside ``mask``, it has the target's Lab statistics.
+
+    Args:
+        source_rgb: ``[H, W, 3]`` uint8 (e.g. the warped source face crop).
+        target_rgb: ``[H, W, 3]`` uint8 (the target face crop, same frame).
+        mask: ``[H, W]`` boolean or soft mask (> 0.5 counts) of the face region.
+        smoother: temporal smoother of the statistics (video); ``None`` for a single image.
+
+    Returns:
+        ``[H, W, 3]`` uint8 recoloured source (the whole crop, so blending sees a consistent
+        image beyond the mask too).
+    """
+    region = np.asarray(mask) > 0.5 if mask.dtype != bool else mask
+    if not region.any():
+        return source_rgb.copy()
+    source_lab = rgb_to_lab(source_rgb)
+    source_stats = masked_stats(source_lab, region)
+    target_stats = masked_stats(rgb_to_lab(target_rgb), region)
+    if smoother is not None:
+        source_stats, target_stats = smoother(source_stats, target_stats)
+    return lab_to_rgb(transfer_stats(source_lab, source_stats, target_stats))
+
+
+class ColorStatsSmoother:
+    """Exponential moving average of the source and target colour statistics over frames."""
+
+    def __init__(self, momentum: float = 0.8) -> None:
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        self.momentum = momentum
+        self._state: tuple[ColorStats, ColorStats] | None = None
+
+    def reset(self) -> None:
+        self._state = None
+
+    def __call__(self, source: ColorStats, target: ColorStats) -> tuple[ColorStats, ColorStats]:
+        if self._state is None:
+            self._state = (source, target)
+        else:
+            weight = 1.0 - self.momentum
+            self._state = (self._state[0].blend(source, weight),
+                           self._state[1].blend(target, weight))
+        return self._state

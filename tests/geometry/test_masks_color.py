@@ -1,0 +1,86 @@
+"""Face masks from landmarks and colour correction (with temporal smoothing)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from openfsgan.face.align import canonical_landmarks
+from openfsgan.geometry.color import (
+    ColorStatsSmoother,
+    masked_stats,
+    match_color,
+    rgb_to_lab,
+)
+from openfsgan.geometry.masks import (
+    MaskConfig,
+    MaskSmoother,
+    face_mask,
+    face_outline,
+    hard_face_mask,
+)
+
+SIZE = 128
+
+
+def test_mask_covers_the_face_and_rises_above_the_brows() -> None:
+    landmarks = canonical_landmarks(SIZE)
+    mask = face_mask(landmarks, (SIZE, SIZE))
+    assert mask.dtype == np.float32 and mask.min() >= 0.0 and mask.max() <= 1.0
+    for index in (30, 36, 45, 48, 54, 57):  # nose, eye corners, mouth
+        x, y = np.round(landmarks[index]).astype(int)
+        assert mask[y, x] > 0.95, index
+    brow_x, brow_y = np.round(landmarks[19]).astype(int)
+    assert mask[brow_y - 3, brow_x] > 0.5  # above the eyebrow: forehead
+    assert mask[2, 2] == 0.0 and mask[SIZE - 3, SIZE // 2] < 0.05
+    assert face_outline(landmarks).shape == (27, 2)
+
+
+def test_mask_is_feathered_and_configurable() -> None:
+    landmarks = canonical_landmarks(SIZE)
+    soft = face_mask(landmarks, (SIZE, SIZE), MaskConfig(feather_fraction=0.05))
+    partial = ((soft > 0.05) & (soft < 0.95)).sum()
+    hard = hard_face_mask(landmarks, (SIZE, SIZE))
+    assert partial > 0.1 * (hard > 0).sum() / 4
+    sharp = face_mask(landmarks, (SIZE, SIZE), MaskConfig(feather_fraction=0.0,
+                                                          erode_fraction=0.0))
+    assert ((sharp > 0.05) & (sharp < 0.95)).sum() < partial / 4
+    with pytest.raises(ValueError, match="brow_raise"):
+        MaskConfig(brow_raise=-1.0)
+
+
+def test_mask_smoother_damps_jitter() -> None:
+    smoother = MaskSmoother(momentum=0.5)
+    first = smoother(np.zeros((4, 4)))
+    second = smoother(np.ones((4, 4)))
+    assert first.max() == 0.0 and np.allclose(second, 0.5)
+
+
+def _patch(mean: tuple[float, float, float], std: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(rng.normal(mean, std, (48, 48, 3)), 0, 255).astype(np.uint8)
+
+
+def test_color_transfer_matches_the_target_statistics_inside_the_mask() -> None:
+    source = _patch((180, 120, 100), 10.0, 0)
+    target = _patch((90, 70, 60), 20.0, 1)
+    mask = np.zeros((48, 48), bool)
+    mask[8:40, 8:40] = True
+    result = match_color(source, target, mask)
+    got = masked_stats(rgb_to_lab(result), mask)
+    want = masked_stats(rgb_to_lab(target), mask)
+    np.testing.assert_allclose(got.mean, want.mean, atol=1.5)
+    np.testing.assert_allclose(got.std, want.std, rtol=0.15)
+    assert np.array_equal(match_color(source, target, np.zeros((48, 48), bool)), source)
+
+
+def test_smoothed_statistics_change_slowly() -> None:
+    smoother = ColorStatsSmoother(momentum=0.9)
+    mask = np.ones((48, 48), bool)
+    source = _patch((150, 110, 90), 10.0, 2)
+    dark, bright = _patch((60, 60, 60), 5.0, 3), _patch((200, 200, 200), 5.0, 4)
+    match_color(source, dark, mask, smoother)
+    after_jump = match_color(source, bright, mask, smoother)
+    unsmoothed = match_color(source, bright, mask)
+    # one bright frame after a dark one: the smoothed result moved only ~10 % of the way
+    assert after_jump.mean() < 0.5 * (dark.mean() + unsmoothed.mean())
