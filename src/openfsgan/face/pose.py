@@ -72,26 +72,55 @@ def camera_matrix(width: int, height: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PoseFit:
-    """A face's pose: rotation ``[3, 3]`` (face -> camera), translation ``[3]`` in template
-    units, and the same rotation as Euler angles."""
+    """A face's pose.
+
+    Attributes:
+        rotation: ``[3, 3]`` face -> viewing-ray frame (what :attr:`euler` describes).
+        camera_rotation: ``[3, 3]`` face -> camera frame, as solvePnP returns it.
+        translation: ``[3]`` face centre in the camera frame, template units.
+        euler: ``rotation`` as Euler angles.
+    """
 
     rotation: np.ndarray
+    camera_rotation: np.ndarray
     translation: np.ndarray
     euler: EulerAngles
 
 
+def view_rotation(translation: np.ndarray) -> np.ndarray:
+    """``[3, 3]`` smallest rotation taking the optical axis (0, 0, 1) onto the ray to
+    ``translation``: a face off the image centre that looks into the camera is turned by it."""
+    ray = np.asarray(translation, dtype=np.float64).reshape(3)
+    norm = float(np.linalg.norm(ray))
+    if norm == 0.0 or ray[2] <= 0.0:
+        return np.eye(3)
+    ray = ray / norm
+    axis = np.cross([0.0, 0.0, 1.0], ray)
+    sin_angle, cos_angle = float(np.linalg.norm(axis)), float(ray[2])
+    if sin_angle < 1e-12:
+        return np.eye(3)
+    return cv2.Rodrigues(axis / sin_angle * math.atan2(sin_angle, cos_angle))[0]
+
+
 def solve_pose(landmarks: np.ndarray, width: int, height: int,
                template: np.ndarray = FACE_TEMPLATE_68) -> PoseFit:
-    """Pose of the template that best explains ``landmarks`` ``[68, 2]`` (pixels)."""
+    """Pose of the template that best explains ``landmarks`` ``[68, 2]`` (pixels).
+
+    The Euler angles are measured relative to the viewing ray through the face, not the optical
+    axis, so that a face looking into the camera is ``(0, 0, 0)`` anywhere in the frame and the
+    angles describe how the face *looks* (what reenactment and the appearance map compare).
+    """
     image_points = np.ascontiguousarray(landmarks, dtype=np.float64).reshape(-1, 1, 2)
     object_points = np.ascontiguousarray(template, dtype=np.float64).reshape(-1, 1, 3)
     ok, rvec, tvec = cv2.solvePnP(object_points, image_points, camera_matrix(width, height),
                                   None, flags=cv2.SOLVEPNP_SQPNP)
     if not ok:  # SQPnP succeeds on any non-degenerate 68-point set; keep the frontal pose
-        rotation, tvec = np.eye(3), np.zeros((3, 1))
+        camera_rotation, tvec = np.eye(3), np.zeros((3, 1))
     else:
-        rotation = cv2.Rodrigues(rvec)[0]
-    return PoseFit(rotation, tvec.reshape(3), euler_from_rotation(rotation))
+        camera_rotation = cv2.Rodrigues(rvec)[0]
+    translation = tvec.reshape(3)
+    rotation = view_rotation(translation).T @ camera_rotation
+    return PoseFit(rotation, camera_rotation, translation, euler_from_rotation(rotation))
 
 
 def fit_scale_and_offset(points_2d: np.ndarray, rotated: np.ndarray) -> tuple[float, np.ndarray]:

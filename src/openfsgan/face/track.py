@@ -59,7 +59,7 @@ class TrackerConfig:
     detect_every: int = 10
     detect_every_without_faces: int = 2
     min_confidence: float = 0.4
-    max_missed_frames: int = 10
+    max_missed_frames: int = 15
     max_frames_without_detection: int = 150
     max_match_cost: float = 1.6
     appearance_weight: float = 4.0
