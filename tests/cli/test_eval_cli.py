@@ -1,0 +1,94 @@
+"""``openfsgan eval`` in a subprocess, on tiny synthetic clips."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from openfsgan.benchmarking import write_astronaut_clip
+
+W, H = 160, 192
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "openfsgan", "-q", "eval", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("openfsgan: error: ")
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("source,target\n", "no pair rows"),
+    ("src,dst\na.mp4,b.mp4\n", "lacks column"),
+    ("source,target,source_start\na.mp4,b.mp4,many\n", "whole number"),
+])
+def test_bad_pairs_file_is_one_line_error(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "pairs.csv").write_text(text)
+    result = _run("--pairs", "pairs.csv", "-o", "report.json", cwd=tmp_path)
+    assert result.returncode == 9
+    assert message in _one_line_error(result)
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_missing_pairs_file_and_bad_output_name(tmp_path: Path) -> None:
+    result = _run("--pairs", "none.csv", "-o", "report.json", cwd=tmp_path)
+    assert result.returncode == 3
+    assert "pairs file not found" in _one_line_error(result)
+    (tmp_path / "pairs.csv").write_text("source,target\na.mp4,b.mp4\n")
+    result = _run("--pairs", "pairs.csv", "-o", "report.txt", cwd=tmp_path)
+    assert result.returncode == 7
+    assert ".json" in _one_line_error(result)
+    result = _run("--source-dir", str(tmp_path), "-o", "report.json", cwd=tmp_path)
+    assert result.returncode == 9
+    assert "no video files" in _one_line_error(result)
+
+
+@pytest.fixture(scope="module")
+def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("eval_clips")
+    write_astronaut_clip(folder / "ann.mp4", W, H, 6, face_fraction=1.0)
+    write_astronaut_clip(folder / "bob.mp4", W, H, 6, mirror=True, face_fraction=1.0)
+    return folder
+
+
+def test_eval_end_to_end_with_the_classic_swap(clip_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("openfsgan.jobs", reason="the swap pipeline (openfsgan.jobs) is absent")
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"pair_id,source,target,source_identity,target_identity\n"
+                     f"ann_to_bob,{clip_dir}/ann.mp4,{clip_dir}/bob.mp4,ann,bob\n"
+                     f"ghost,{clip_dir}/nobody.mp4,{clip_dir}/bob.mp4,ghost,bob\n")
+    args = ("--pairs", str(pairs), "-o", "out/report.json", "--frames", "3",
+            "--source-frames", "2")
+    result = _run(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    by_id = {p["pair_id"]: p for p in report["pairs"]}
+    assert by_id["ann_to_bob"]["status"] == "ok"
+    assert by_id["ghost"]["status"] == "missing"
+    assert report["protocol"]["watermark"] is False
+    assert (tmp_path / "out" / "report.md").read_text().count("| classic |") >= 1
+    assert (tmp_path / "out" / "report_pairs.png").stat().st_size > 0
+    assert (tmp_path / "out" / "report_work" / "pairs" / "ann_to_bob" / "classic.mp4").exists()
+    assert "| classic |" in result.stdout
+    # An existing report is refused without --overwrite/--resume; --resume reuses the work.
+    again = _run(*args, cwd=tmp_path)
+    assert again.returncode == 7
+    resumed = _run(*args, "--resume", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    second = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert second["summary"] == report["summary"]
+    # Neural only, with no neural weights: a clear error, not a skipped column.
+    neural = _run("--pairs", str(pairs), "-o", "n/report.json", "--frames", "3",
+                  "--method", "neural", cwd=tmp_path)
+    if neural.returncode != 0:
+        assert "neural" in _one_line_error(neural)
