@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from openfsgan.metrics.plots import write_plots  # noqa: E402
+from openfsgan.metrics.plots import write_plots
 
 
 def test_write_plots_makes_two_pngs(tmp_path: Path) -> None:
