@@ -1,0 +1,192 @@
+"""``openfsgan analyze`` and ``openfsgan cache`` end to end, in a subprocess, with bad inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from openfsgan.errors import (
+    InputNotFoundError,
+    InputTooLargeError,
+    InvalidInputError,
+    NoFaceError,
+    OutputError,
+    PermissionDeniedError,
+)
+
+
+def openfsgan(*args: str, cache_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OPENFSGAN_CACHE_DIR": str(cache_dir)}
+    return subprocess.run([sys.executable, "-m", "openfsgan", *args], capture_output=True,
+                          text=True, env=env, timeout=300, check=False)
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory, astronaut_rgb: np.ndarray) -> dict[str, Path]:
+    """An image with a face, a faceless image and a 10-frame video of a moving face."""
+    import cv2
+
+    from openfsgan.io.media import VideoWriter
+
+    folder = tmp_path_factory.mktemp("media")
+    paths = {"image": folder / "astronaut.png", "blank": folder / "blank.png",
+             "video": folder / "moving.mp4"}
+    cv2.imwrite(str(paths["image"]), astronaut_rgb[:, :, ::-1])
+    cv2.imwrite(str(paths["blank"]), np.full((120, 160, 3), 127, np.uint8))
+    with VideoWriter(paths["video"], 25, 320, 320) as writer:
+        for i in range(10):
+            crop = astronaut_rgb[i * 3:i * 3 + 320, 60 + i * 4:380 + i * 4]
+            writer.write(np.ascontiguousarray(crop))
+    return paths
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess[str], exit_code: int,
+                         folder: Path, before: set[Path]) -> None:
+    assert result.returncode == exit_code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("openfsgan: error: "), result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert set(folder.iterdir()) == before  # no output, no temporary file left behind
+
+
+def test_image_end_to_end_with_overlay(media: dict[str, Path], tmp_path: Path) -> None:
+    out, overlay = tmp_path / "a.json", tmp_path / "a.png"
+    result = openfsgan("analyze", str(media["image"]), "-o", str(out), "--overlay",
+                       str(overlay), cache_dir=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(out.read_text())
+    assert doc["format"] == "openfsgan-analysis" and doc["media"]["width"] == 512
+    assert doc["analyzer_config"]["tracker"]["detect_every"] == 10
+    (face,) = doc["frames"][0]["faces"]
+    x0, y0, x1, y1 = face["box"]
+    assert 160 < x0 < 190 and 255 < x1 < 280 and 65 < y0 < 95 and 155 < y1 < 180
+    assert len(face["landmarks"]) == 68 and len(face["landmarks_3d"][0]) == 3
+    assert set(face["pose"]) == {"yaw", "pitch", "roll"}
+    assert doc["tracks"][0]["frame_count"] == 1
+    import cv2
+    drawn = cv2.imread(str(overlay))
+    assert drawn is not None and drawn.shape == (512, 512, 3)
+
+
+def test_video_end_to_end_cached_second_run(media: dict[str, Path], tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    out, overlay = tmp_path / "v.json", tmp_path / "v.mp4"
+    result = openfsgan("-q", "analyze", str(media["video"]), "-o", str(out), "--overlay",
+                       str(overlay), "--detect-every", "4", cache_dir=cache_dir)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # -q: no progress bar
+    doc = json.loads(out.read_text())
+    assert doc["media"]["is_video"] and doc["media"]["frame_count"] == 10
+    assert [f["index"] for f in doc["frames"]] == list(range(10))
+    assert all(len(f["faces"]) == 1 for f in doc["frames"])
+    assert [t["track_id"] for t in doc["tracks"]] == [0] and doc["tracks"][0]["frame_count"] == 10
+    from openfsgan.io.media import probe
+    assert probe(overlay).frame_count == 10
+    # second run: same content, same config -> read from the cache
+    again = openfsgan("-v", "analyze", str(media["video"]), "-o", str(tmp_path / "v2.json"),
+                      "--detect-every", "4", cache_dir=cache_dir)
+    assert again.returncode == 0 and "from the cache" in again.stderr
+    assert json.loads((tmp_path / "v2.json").read_text())["frames"] == doc["frames"]
+    info = openfsgan("cache", "info", cache_dir=cache_dir)
+    assert info.returncode == 0 and "entries: 1" in info.stdout
+    cleared = openfsgan("cache", "clear", cache_dir=cache_dir)
+    assert cleared.returncode == 0 and "removed 1" in cleared.stdout
+    assert "entries: 0" in openfsgan("cache", "info", cache_dir=cache_dir).stdout
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG announcing ``width x height`` pixels (no pixel data): what a size check sees."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def test_bad_inputs_fail_cleanly(media: dict[str, Path], tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "empty.mp4").write_bytes(b"")
+    video_bytes = media["video"].read_bytes()
+    (bad / "truncated.mp4").write_bytes(video_bytes[: len(video_bytes) // 2])
+    (bad / "notes.mp4").write_text("this is not a video\n" * 50)
+    (bad / "huge.png").write_bytes(png_header_only(20000, 20000))
+    (bad / "a_folder").mkdir()
+    cases = [
+        (bad / "missing.mp4", InputNotFoundError.exit_code),
+        (bad / "empty.mp4", InvalidInputError.exit_code),
+        (bad / "truncated.mp4", InvalidInputError.exit_code),
+        (bad / "notes.mp4", InvalidInputError.exit_code),
+        (media["blank"], NoFaceError.exit_code),
+        (bad / "a_folder", InvalidInputError.exit_code),
+        (bad / "huge.png", InputTooLargeError.exit_code),
+    ]
+    assert len({code for _, code in cases}) >= 4
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    for source, code in cases:
+        before = set(out_dir.iterdir())
+        result = openfsgan("analyze", str(source), "-o", str(out_dir / "a.json"), "--overlay",
+                           str(out_dir / "o.png"), cache_dir=tmp_path / "cache")
+        assert_clean_failure(result, code, out_dir, before)
+
+
+@pytest.mark.xfail(strict=True, reason="OpenCV's libpng prints its own warning line to stderr "
+                   "inside io.media.read_image before the clean error")
+def test_truncated_image_fails_cleanly(media: dict[str, Path], tmp_path: Path) -> None:
+    image_bytes = media["image"].read_bytes()
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(image_bytes[: len(image_bytes) // 3])
+    out = tmp_path / "out"
+    out.mkdir()
+    result = openfsgan("analyze", str(truncated), "-o", str(out / "a.json"),
+                       cache_dir=tmp_path / "cache")
+    assert result.returncode == InvalidInputError.exit_code
+    assert "Traceback" not in result.stderr and not list(out.iterdir())
+    assert_clean_failure(result, InvalidInputError.exit_code, out, set())
+
+
+def test_output_refusals(media: dict[str, Path], tmp_path: Path) -> None:
+    existing = tmp_path / "exists.json"
+    existing.write_text("{}")
+    before = set(tmp_path.iterdir())
+    result = openfsgan("analyze", str(media["image"]), "-o", str(existing),
+                       cache_dir=tmp_path / "cache")
+    assert_clean_failure(result, OutputError.exit_code, tmp_path, before)
+    result = openfsgan("analyze", str(media["video"]), "-o", str(tmp_path / "x.json"),
+                       "--overlay", str(tmp_path / "x.png"), cache_dir=tmp_path / "cache")
+    assert_clean_failure(result, OutputError.exit_code, tmp_path, before)
+    result = openfsgan("analyze", str(media["image"]), "-o", str(tmp_path / "x.json"),
+                       "--detect-every", "0", cache_dir=tmp_path / "cache")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file or folder regardless of "
+                    "permissions, so unreadable inputs cannot be made")
+def test_unreadable_inputs(media: dict[str, Path], tmp_path: Path) -> None:
+    locked_dir = tmp_path / "locked"
+    locked_dir.mkdir()
+    locked_file = tmp_path / "locked.png"
+    locked_file.write_bytes(media["image"].read_bytes())
+    locked_file.chmod(0)
+    locked_dir.chmod(0)
+    out = tmp_path / "out"
+    out.mkdir()
+    try:
+        for source, code in [(locked_file, PermissionDeniedError.exit_code),
+                             (locked_dir, InvalidInputError.exit_code)]:
+            before = set(out.iterdir())
+            result = openfsgan("analyze", str(source), "-o", str(out / "a.json"),
+                               cache_dir=tmp_path / "cache")
+            assert_clean_failure(result, code, out, before)
+    finally:
+        locked_dir.chmod(0o755)
+        locked_file.chmod(0o644)
