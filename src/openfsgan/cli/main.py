@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "analyze",
     "cache",
     "eval",
+    "bench",
 )
 
 log = logging.getLogger("openfsgan")
