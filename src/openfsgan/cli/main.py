@@ -22,6 +22,7 @@ from openfsgan.errors import INTERRUPTED_EXIT_CODE, OpenFSGANError
 COMMAND_MODULES: tuple[str, ...] = (
     "analyze",
     "cache",
+    "serve",
     "eval",
     "bench",
 )
