@@ -298,10 +298,27 @@ class _AnalysedFrame:
     faces: tuple[Face, ...]
 
 
-def _analysed_frames(item: InputItem, analyzer: Any) -> Iterator[_AnalysedFrame]:
-    """Frames of one input with their faces (videos tracked, images detected)."""
+def _analysed_frames(item: InputItem, analyzer: Any, cache: Any = None
+                     ) -> Iterator[_AnalysedFrame]:
+    """Frames of one input with their faces (videos tracked, images detected).
+
+    With an analysis ``cache`` (:class:`openfsgan.io.cache.AnalysisCache`) the whole input is
+    analysed once (or read back from the cache) and the frames are decoded afterwards; without
+    one, frames are analysed while decoding, and reading stops as soon as enough are kept.
+    """
     from openfsgan.io.media import is_video, iter_frames, read_image
 
+    if cache is not None:
+        from openfsgan.io.cache import analyze_cached
+
+        analysis, _ = analyze_cached(item.path, analyzer, cache)
+        faces_by_index = {frame.index: frame.faces for frame in analysis}
+        if not is_video(item.path):
+            yield _AnalysedFrame(0, read_image(item.path), faces_by_index.get(0, ()))
+            return
+        for frame in iter_frames(item.path):
+            yield _AnalysedFrame(frame.index, frame.rgb, faces_by_index.get(frame.index, ()))
+        return
     if not is_video(item.path):
         rgb = read_image(item.path)
         yield _AnalysedFrame(0, rgb, analyzer.analyze_image(rgb).faces)
@@ -378,7 +395,8 @@ class _StagingFolder:
 
 def prepare_dataset(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str],
                     config: PrepareConfig | None = None, analyzer: Any = None,
-                    overwrite: bool = False, progress: Progress | None = None) -> PrepareSummary:
+                    cache: Any = None, overwrite: bool = False,
+                    progress: Progress | None = None) -> PrepareSummary:
     """Analyse ``inputs`` (files or folders of images and videos) into a dataset at ``output``.
 
     Args:
@@ -386,6 +404,8 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike[str]], output: str | os.P
         output: dataset folder to create.
         config: preparation options.
         analyzer: a :class:`openfsgan.face.analyzer.FaceAnalyzer` (a default one if None).
+        cache: an :class:`openfsgan.io.cache.AnalysisCache` to keep and reuse analyses (None:
+            analyse while reading, stopping early when ``max_frames_per_video`` is reached).
         overwrite: replace an existing non-empty output folder.
         progress: called with ``(inputs done, inputs total)``.
 
@@ -407,7 +427,7 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike[str]], output: str | os.P
         for done, item in enumerate(items, start=1):
             before = len(writer.records)
             try:
-                for frame in _kept(_analysed_frames(item, analyzer), config):
+                for frame in _kept(_analysed_frames(item, analyzer, cache), config):
                     for face in frame.faces:
                         crop, points = aligned_crop(frame.rgb, face, config.size)
                         writer.add(crop, points, item.identity, item.path.name, frame.index,

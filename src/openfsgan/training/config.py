@@ -50,15 +50,19 @@ class OptimizerConfig(Config):
     """Adam options (one optimiser per trained network)."""
 
     lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
+    beta1: float = 0.5
+    beta2: float = 0.999
     weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
         check_positive(self, "lr")
         check_positive(self, "weight_decay", allow_zero=True)
-        for beta in self.betas:
-            if not 0.0 <= beta < 1.0:
-                raise ConfigError(f"OptimizerConfig.betas must be in [0, 1), got {self.betas}")
+        check_range(self, "beta1", 0.0, 0.9999)
+        check_range(self, "beta2", 0.0, 0.9999)
+
+    @property
+    def betas(self) -> tuple[float, float]:
+        return (self.beta1, self.beta2)
 
 
 @dataclass(frozen=True)
