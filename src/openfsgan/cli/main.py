@@ -25,6 +25,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "eval",
     "bench",
+    "prepare",
+    "train",
+    "export-onnx",
 )
 
 log = logging.getLogger("openfsgan")
