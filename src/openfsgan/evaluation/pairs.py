@@ -215,3 +215,28 @@ def pairs_from_dirs(source_dir: str | os.PathLike[str],
     if not pairs:
         raise ConfigError(f"need at least two videos in {source_dir} to make a pair")
     return pairs
+
+
+def load_heldout_identities(path: str | os.PathLike[str]) -> dict[str, tuple[str, ...]]:
+    """The held-out list (``eval/heldout_identities.txt``): identity -> its files.
+
+    One ``<identity> <path>`` per line, paths relative to the shared faces folder; ``#``
+    starts a comment. Training data preparation drops these files; evaluation uses them.
+
+    Raises:
+        InputNotFoundError: no such file.
+        ConfigError: a line that is not two fields.
+    """
+    list_path = Path(path)
+    if not list_path.is_file():
+        raise InputNotFoundError(f"held-out identity list not found: {list_path}")
+    identities: dict[str, list[str]] = {}
+    for number, raw in enumerate(list_path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        fields = line.split()
+        if len(fields) != 2:
+            raise ConfigError(f"{list_path}:{number}: expected '<identity> <path>', got {raw!r}")
+        identities.setdefault(fields[0], []).append(fields[1])
+    return {identity: tuple(paths) for identity, paths in identities.items()}
