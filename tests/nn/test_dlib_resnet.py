@@ -95,21 +95,21 @@ def test_reader_primitives():
     def read(data: bytes) -> _Reader:
         return _Reader(data, "test")
 
-    assert read(b"\x01\x05").int() == 5
-    assert read(b"\x00").int() == 0
-    assert read(b"\x81\x1c").int() == -28
-    assert read(b"\x02\x34\x12").int() == 0x1234
+    assert read(b"\x01\x05").read_int() == 5
+    assert read(b"\x00").read_int() == 0
+    assert read(b"\x81\x1c").read_int() == -28
+    assert read(b"\x02\x34\x12").read_int() == 0x1234
     # 0.04 as dlib writes it: mantissa 0xa3d70a, exponent -28
-    assert read(b"\x03\x0a\xd7\xa3\x81\x1c").float() == pytest.approx(0.04, rel=1e-7)
-    assert read(b"\x01\x04relu").str() == "relu"
-    assert read(b"1").bool() is True
+    assert read(b"\x03\x0a\xd7\xa3\x81\x1c").read_float() == pytest.approx(0.04, rel=1e-7)
+    assert read(b"\x01\x04relu").read_str() == "relu"
+    assert read(b"1").read_bool() is True
     tensor = read(b"\x01\x02\x01\x01\x01\x02\x01\x01\x01\x01" +
-                  np.array([1.5, -2.0], "<f4").tobytes()).tensor()
+                  np.array([1.5, -2.0], "<f4").tobytes()).read_tensor()
     assert tensor.shape == (1, 2, 1, 1) and tensor.ravel().tolist() == [1.5, -2.0]
     with pytest.raises(ModelError, match="unexpected end of file"):
-        read(b"\x02\x01").int()
+        read(b"\x02\x01").read_int()
     with pytest.raises(ModelError, match="bad bool"):
-        read(b"x").bool()
+        read(b"x").read_bool()
 
 
 def test_damaged_files_raise_model_errors(tmp_path):

@@ -54,7 +54,7 @@ def save_pretrained(model: nn.Module, directory: str | os.PathLike[str],
     document: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "model": name,
-        "config": model.config.to_dict(),  # type: ignore[operator]
+        "config": model.config.to_dict(),  # type: ignore[union-attr, operator]
         "openfsgan_version": __version__,
     }
     if metadata:

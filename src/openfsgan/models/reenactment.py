@@ -121,6 +121,7 @@ class ReenactmentGenerator(nn.Module):
         # because motion is smooth.
         self.motion_head = nn.Conv2d(features, 3, 3, padding=1)
         nn.init.zeros_(self.motion_head.weight)
+        assert self.motion_head.bias is not None
         with torch.no_grad():
             self.motion_head.bias.copy_(torch.tensor([0.0, 0.0, _INITIAL_MASK_LOGIT]))
         self.synthesis_head = DepthToSpaceHead(features, 3, cfg.stem_factor)

@@ -112,6 +112,7 @@ class DepthToSpaceHead(nn.Module):
                  zero_init: bool = False) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels * factor * factor, 3, padding=1)
+        assert self.conv.bias is not None
         self.shuffle = nn.PixelShuffle(factor) if factor > 1 else nn.Identity()
         if zero_init:
             nn.init.zeros_(self.conv.weight)

@@ -80,7 +80,7 @@ class _Reader:
         self.pos += count
         return chunk
 
-    def int(self) -> int:
+    def read_int(self) -> int:
         control = self.take(1)[0]
         size = control & 0x0F
         if control & 0x70 or size > 8:
@@ -88,42 +88,42 @@ class _Reader:
         value = int.from_bytes(bytes(self.take(size)), "little") if size else 0
         return -value if control & 0x80 else value
 
-    def float(self) -> float:
-        mantissa = self.int()
-        exponent = self.int()
+    def read_float(self) -> float:
+        mantissa = self.read_int()
+        exponent = self.read_int()
         special = {32000: float("inf"), 32001: float("-inf"), 32002: float("nan")}
         if exponent in special:
             return special[exponent]
         return float(mantissa) * 2.0**exponent
 
-    def bool(self) -> bool:
+    def read_bool(self) -> bool:
         value = bytes(self.take(1))
         if value not in (b"0", b"1"):
             raise self.fail(f"bad bool {value!r}")
         return value == b"1"
 
-    def str(self) -> str:
-        length = self.int()
+    def read_str(self) -> str:
+        length = self.read_int()
         if not 0 <= length <= 256:
             raise self.fail(f"implausible string length {length}")
         return bytes(self.take(length)).decode("ascii", errors="replace")
 
-    def tensor(self) -> np.ndarray:
-        version = self.int()
+    def read_tensor(self) -> np.ndarray:
+        version = self.read_int()
         if version != 2:
             raise self.fail(f"tensor version {version} (expected 2)")
-        shape = tuple(self.int() for _ in range(4))
+        shape = tuple(self.read_int() for _ in range(4))
         if any(s < 0 for s in shape):
             raise self.fail(f"negative tensor shape {shape}")
         count = int(np.prod(shape))
         values = np.frombuffer(self.take(4 * count), dtype="<f4").astype(np.float32)
         return values.reshape(shape)
 
-    def alias_tensor(self) -> tuple[int, int, int, int]:
-        version = self.int()
+    def read_alias_tensor(self) -> tuple[int, int, int, int]:
+        version = self.read_int()
         if version != 1:
             raise self.fail(f"alias_tensor version {version} (expected 1)")
-        n, k, nr, nc = (self.int() for _ in range(4))
+        n, k, nr, nc = (self.read_int() for _ in range(4))
         return n, k, nr, nc
 
 
@@ -155,26 +155,27 @@ class DlibNetwork:
 
 def _read_details(reader: _Reader) -> DlibLayer:
     """One computational layer's details, dispatched on its version tag."""
-    tag = reader.str()
+    tag = reader.read_str()
     if tag in ("con_4", "con_5"):
-        params = reader.tensor()
-        options = {"num_filters": reader.int(), "nr": reader.int(), "nc": reader.int(),
-                   "stride_y": reader.int(), "stride_x": reader.int(),
-                   "padding_y": reader.int(), "padding_x": reader.int()}
-        filters, biases = reader.alias_tensor(), reader.alias_tensor()
+        params = reader.read_tensor()
+        options = {"num_filters": reader.read_int(), "nr": reader.read_int(),
+                   "nc": reader.read_int(), "stride_y": reader.read_int(),
+                   "stride_x": reader.read_int(), "padding_y": reader.read_int(),
+                   "padding_x": reader.read_int()}
+        filters, biases = reader.read_alias_tensor(), reader.read_alias_tensor()
         for _ in range(4):  # learning-rate and weight-decay multipliers
-            reader.float()
-        use_bias = reader.bool() if tag == "con_5" else True
+            reader.read_float()
+        use_bias = reader.read_bool() if tag == "con_5" else True
         weight_size = int(np.prod(filters))
         flat = params.reshape(-1)
-        tensors = {"weight": flat[:weight_size].reshape(filters)}
+        tensors: dict[str, np.ndarray] = {"weight": flat[:weight_size].reshape(filters)}
         if use_bias:
             tensors["bias"] = flat[weight_size:weight_size + int(np.prod(biases))].copy()
         return DlibLayer("con", options, tensors)
     if tag == "affine_":
-        params = reader.tensor().reshape(-1)
-        gamma, beta = reader.alias_tensor(), reader.alias_tensor()
-        mode = reader.int()
+        params = reader.read_tensor().reshape(-1)
+        gamma, beta = reader.read_alias_tensor(), reader.read_alias_tensor()
+        mode = reader.read_int()
         size = int(np.prod(gamma))
         if int(np.prod(beta)) != size or params.size != 2 * size:
             raise reader.fail(f"affine_ parameters of size {params.size} for gamma {gamma}")
@@ -183,45 +184,45 @@ def _read_details(reader: _Reader) -> DlibLayer:
     if tag == "relu_":
         return DlibLayer("relu")
     if tag in ("max_pool_2", "avg_pool_2"):
-        options = {"nr": reader.int(), "nc": reader.int(), "stride_y": reader.int(),
-                   "stride_x": reader.int(), "padding_y": reader.int(),
-                   "padding_x": reader.int()}
+        options = {"nr": reader.read_int(), "nc": reader.read_int(), "stride_y": reader.read_int(),
+                   "stride_x": reader.read_int(), "padding_y": reader.read_int(),
+                   "padding_x": reader.read_int()}
         return DlibLayer(tag[:-2], options)
     if tag == "add_prev_":
         return DlibLayer("add_prev")
     if tag == "fc_2":
-        num_outputs, num_inputs = reader.int(), reader.int()
-        params = reader.tensor().reshape(-1)
-        weights, biases = reader.alias_tensor(), reader.alias_tensor()
-        bias_mode = reader.int()
+        num_outputs, num_inputs = reader.read_int(), reader.read_int()
+        params = reader.read_tensor().reshape(-1)
+        weights, biases = reader.read_alias_tensor(), reader.read_alias_tensor()
+        bias_mode = reader.read_int()
         for _ in range(4):
-            reader.float()
+            reader.read_float()
         weight_size = int(np.prod(weights))
         # dlib computes output = input · W with W stored [num_inputs, num_outputs]
-        tensors = {"weight": params[:weight_size].reshape(num_inputs, num_outputs).T.copy()}
+        fc_tensors = {"weight": params[:weight_size].reshape(num_inputs, num_outputs).T.copy()}
         if bias_mode == 0 and int(np.prod(biases)) > 0:  # dlib: FC_HAS_BIAS = 0, FC_NO_BIAS = 1
-            tensors["bias"] = params[weight_size:weight_size + int(np.prod(biases))].copy()
-        return DlibLayer("fc", {"num_outputs": num_outputs, "num_inputs": num_inputs}, tensors)
+            fc_tensors["bias"] = params[weight_size:weight_size + int(np.prod(biases))].copy()
+        return DlibLayer("fc", {"num_outputs": num_outputs, "num_inputs": num_inputs}, fc_tensors)
     raise reader.fail(f"unsupported layer {tag!r}")
 
 
 def _read_input(reader: _Reader) -> DlibLayer:
-    tag = reader.str()
+    tag = reader.read_str()
     if tag != "input_rgb_image_sized":
         raise reader.fail(f"unsupported input layer {tag!r}")
-    means = [reader.float() for _ in range(3)]
-    rows, cols = reader.int(), reader.int()
+    means = [reader.read_float() for _ in range(3)]
+    rows, cols = reader.read_int(), reader.read_int()
     return DlibLayer("input", {"mean_rgb": means, "rows": rows, "cols": cols})
 
 
 def _skip_layer_state(reader: _Reader, version: int) -> None:
     """The bookkeeping an ``add_layer`` stores after its details (flags and cached tensors)."""
     for _ in range(3):
-        reader.bool()
-    reader.tensor()  # x_grad
-    reader.tensor()  # cached_output
+        reader.read_bool()
+    reader.read_tensor()  # x_grad
+    reader.read_tensor()  # cached_output
     if version == 2:
-        reader.tensor()  # params_grad
+        reader.read_tensor()  # params_grad
 
 
 def parse_dlib_network(data: bytes, source: str = "dlib network") -> DlibNetwork:
@@ -231,18 +232,18 @@ def parse_dlib_network(data: bytes, source: str = "dlib network") -> DlibNetwork
         ModelError: the bytes are not such a network, are truncated or hold unknown layers.
     """
     reader = _Reader(data, source)
-    if reader.int() != 1:
+    if reader.read_int() != 1:
         raise reader.fail("unknown loss-layer version")
-    loss_tag = reader.str()
+    loss_tag = reader.read_str()
     if loss_tag != "loss_metric_2":
         raise reader.fail(f"unsupported loss layer {loss_tag!r}")
-    loss = {"margin": reader.float(), "distance_threshold": reader.float()}
+    loss = {"margin": reader.read_float(), "distance_threshold": reader.read_float()}
 
     # wrappers, top-down: add_layer (version 2), tag/skip (version 1), until the add_layer
     # that sits on the input layer (version 3)
     wrappers: list[int] = []
     while True:
-        version = reader.int()
+        version = reader.read_int()
         if version == 3:
             break
         if version not in (1, 2):
@@ -252,10 +253,10 @@ def parse_dlib_network(data: bytes, source: str = "dlib network") -> DlibNetwork
             raise reader.fail("no input layer found")
     layers = [_read_input(reader), _read_details(reader)]
     for _ in range(3):
-        reader.bool()
+        reader.read_bool()
     for _ in range(3):  # x_grad, cached_output, grad_final
-        reader.tensor()
-    reader.int()  # sample expansion factor
+        reader.read_tensor()
+    reader.read_int()  # sample expansion factor
     for version in reversed(wrappers):
         if version == 1:
             layers.append(DlibLayer("tag_or_skip"))
@@ -328,6 +329,8 @@ class DlibFaceResNet(nn.Module):
     Inputs are normalised already (see :meth:`normalize`); :meth:`forward_features` also returns
     the activations at the end of each of the five resolution levels.
     """
+
+    mean_rgb: torch.Tensor
 
     def __init__(self) -> None:
         super().__init__()

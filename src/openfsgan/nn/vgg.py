@@ -55,6 +55,9 @@ class VGG19Features(nn.Module):
         ValueError: unknown layer names.
     """
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, weights_path: str | os.PathLike[str] | None,
                  layers: Sequence[str] = DEFAULT_LAYERS) -> None:
         super().__init__()
