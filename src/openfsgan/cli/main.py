@@ -20,6 +20,9 @@ from openfsgan.errors import INTERRUPTED_EXIT_CODE, OpenFSGANError
 
 # Sub-command modules, in the order `openfsgan --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
+    "swap",
+    "reenact",
+    "demo",
     "analyze",
     "cache",
     "serve",

@@ -99,6 +99,15 @@ class ColorStatsSmoother:
     def reset(self) -> None:
         self._state = None
 
+    @property
+    def state(self) -> tuple[ColorStats, ColorStats] | None:
+        """The smoothed (source, target) statistics so far (None before the first frame)."""
+        return self._state
+
+    @state.setter
+    def state(self, value: tuple[ColorStats, ColorStats] | None) -> None:
+        self._state = value
+
     def __call__(self, source: ColorStats, target: ColorStats) -> tuple[ColorStats, ColorStats]:
         if self._state is None:
             self._state = (source, target)

@@ -125,6 +125,60 @@ def triangle_index_raster(points: np.ndarray, triangles: np.ndarray,
     return raster
 
 
+@dataclass(frozen=True, eq=False)
+class TriangleMesh:
+    """A triangulated destination mesh, rasterised once and reused for many source images
+    (the appearance map warps up to three source views onto the same target landmarks).
+
+    Attributes:
+        points: ``[N, 2]`` destination control points.
+        triangles: ``[T, 3]`` int32 vertex indices.
+        raster: ``[H, W]`` int32 triangle id per output pixel, -1 outside the mesh.
+    """
+
+    points: np.ndarray
+    triangles: np.ndarray
+    raster: np.ndarray
+
+    @staticmethod
+    def build(dst_points: np.ndarray, shape: tuple[int, int],
+              triangles: np.ndarray | None = None) -> TriangleMesh:
+        """Triangulate (Delaunay unless ``triangles`` is given) and rasterise ``dst_points``
+        on an output of ``shape = (height, width)``."""
+        dst = np.asarray(dst_points, dtype=np.float64)
+        if dst.ndim != 2 or dst.shape[1] != 2:
+            raise ValueError(f"expected [N, 2] points, got {dst.shape}")
+        tris = triangulate(dst) if triangles is None else np.asarray(triangles, np.int32)
+        return TriangleMesh(dst, tris, triangle_index_raster(dst, tris, shape))
+
+    def maps_from(self, src_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``cv2.remap`` maps sending each output pixel to its source coordinate."""
+        src = np.asarray(src_points, dtype=np.float64)
+        if src.shape != self.points.shape:
+            raise ValueError(f"expected matching [N, 2] point sets, got {src.shape}, "
+                             f"{self.points.shape}")
+        affines = _triangle_affines(src, self.points, self.triangles).astype(np.float32)
+        # one extra identity "triangle" at index -1 (the last row) for uncovered pixels
+        affines = np.concatenate([affines, np.array([[[1, 0, 0], [0, 1, 0]]], np.float32)])
+        height, width = self.raster.shape
+        xs = np.arange(width, dtype=np.float32)[None, :]
+        ys = np.arange(height, dtype=np.float32)[:, None]
+        coefficients = affines.reshape(len(affines), 6)
+        raster = self.raster
+        # per pixel: its triangle's affine map applied to (x, y, 1)
+        map_x = (np.take(coefficients[:, 0], raster) * xs + np.take(coefficients[:, 1], raster)
+                 * ys + np.take(coefficients[:, 2], raster))
+        map_y = (np.take(coefficients[:, 3], raster) * xs + np.take(coefficients[:, 4], raster)
+                 * ys + np.take(coefficients[:, 5], raster))
+        return map_x, map_y
+
+    def warp(self, image: np.ndarray, src_points: np.ndarray) -> np.ndarray:
+        """Warp ``image`` so that its ``src_points`` land on this mesh's points."""
+        map_x, map_y = self.maps_from(src_points)
+        return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+
+
 def warp_maps(src_points: np.ndarray, dst_points: np.ndarray, shape: tuple[int, int],
               triangles: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``cv2.remap`` maps of the piecewise-affine warp taking ``src_points`` to ``dst_points``.
@@ -143,18 +197,7 @@ def warp_maps(src_points: np.ndarray, dst_points: np.ndarray, shape: tuple[int, 
     dst = np.asarray(dst_points, dtype=np.float64)
     if src.shape != dst.shape or src.ndim != 2 or src.shape[1] != 2:
         raise ValueError(f"expected matching [N, 2] point sets, got {src.shape}, {dst.shape}")
-    tris = triangulate(dst) if triangles is None else np.asarray(triangles, np.int32)
-    height, width = shape
-    raster = triangle_index_raster(dst, tris, (height, width))
-    affines = _triangle_affines(src, dst, tris).astype(np.float32)
-    # an identity "triangle" at index -1 (the last row) for uncovered pixels
-    affines = np.concatenate([affines, np.array([[[1, 0, 0], [0, 1, 0]]], np.float32)])
-    per_pixel = affines[raster]  # [H, W, 2, 3]
-    xs = np.arange(width, dtype=np.float32)[None, :]
-    ys = np.arange(height, dtype=np.float32)[:, None]
-    map_x = per_pixel[..., 0, 0] * xs + per_pixel[..., 0, 1] * ys + per_pixel[..., 0, 2]
-    map_y = per_pixel[..., 1, 0] * xs + per_pixel[..., 1, 1] * ys + per_pixel[..., 1, 2]
-    return map_x.astype(np.float32, copy=False), map_y.astype(np.float32, copy=False)
+    return TriangleMesh.build(dst, shape, triangles).maps_from(src)
 
 
 def piecewise_affine_warp(image: np.ndarray, src_points: np.ndarray, dst_points: np.ndarray,
@@ -176,8 +219,16 @@ def piecewise_affine_warp(image: np.ndarray, src_points: np.ndarray, dst_points:
                      borderMode=cv2.BORDER_REPLICATE)
 
 
+def face_mesh(target_landmarks: np.ndarray, shape: tuple[int, int],
+              config: MeshWarpConfig = MeshWarpConfig()) -> TriangleMesh:
+    """The target's mesh: 68 landmarks + estimated forehead + image border, triangulated."""
+    height, width = shape
+    return TriangleMesh.build(extend_landmarks(target_landmarks, width, height, config), shape)
+
+
 def warp_face(source: np.ndarray, source_landmarks: np.ndarray, target_landmarks: np.ndarray,
-              config: MeshWarpConfig = MeshWarpConfig()) -> np.ndarray:
+              config: MeshWarpConfig = MeshWarpConfig(),
+              mesh: TriangleMesh | None = None) -> np.ndarray:
     """Bring a face crop to the target's geometry (both in the same crop frame).
 
     The mesh is the 68 landmarks + estimated forehead + the crop border, triangulated on the
@@ -187,11 +238,13 @@ def warp_face(source: np.ndarray, source_landmarks: np.ndarray, target_landmarks
         source: ``[S, S, 3]`` source face crop.
         source_landmarks: ``[68, 2]`` in the source crop.
         target_landmarks: ``[68, 2]`` in the (same-sized) target crop.
+        config: how the mesh is extended.
+        mesh: the target mesh from :func:`face_mesh`, to reuse it across several sources.
 
     Returns:
         ``[S, S, 3]`` the source face with the target's landmark positions.
     """
     height, width = source.shape[:2]
-    src = extend_landmarks(source_landmarks, width, height, config)
-    dst = extend_landmarks(target_landmarks, width, height, config)
-    return piecewise_affine_warp(source, src, dst)
+    if mesh is None:
+        mesh = face_mesh(target_landmarks, (height, width), config)
+    return mesh.warp(source, extend_landmarks(source_landmarks, width, height, config))

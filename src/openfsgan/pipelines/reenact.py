@@ -1,0 +1,172 @@
+"""Face reenactment on the classic path: the source face driven by a driver's pose and expression.
+
+For each driver frame the driver's *changes* relative to its reference frame (the first frame
+with the face) are transferred onto the source face, so the source keeps its own face shape:
+
+* expression: the change of the driver's pose-normalised 3D landmarks (FSGAN's 3D landmarks
+  ``v`` rotated to frontal, in template units) is added to the source's;
+* pose: the driver's rotation relative to its reference is applied on top of the source's pose;
+* position and size: the driver's centroid motion and scale change, in units of its face size.
+
+The retargeted landmarks are projected to 2D and the source crop is mesh-warped onto them (the
+crop border stays pinned) and pasted back into the source frame. No file I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from openfsgan.errors import ConfigError
+from openfsgan.face.align import (
+    AlignTransform,
+    estimate_alignment,
+    paste_back,
+    transform_points,
+    warp_to_crop,
+)
+from openfsgan.face.pose import (
+    canonical_shape,
+    euler_from_rotation,
+    face_scale,
+    project_landmarks,
+    rotation_matrix,
+)
+from openfsgan.geometry.mesh_warp import MeshWarpConfig, extend_landmarks, face_mesh
+from openfsgan.pipelines.swap import INNER_MOUTH, mouth_opening
+from openfsgan.types import Face
+
+
+@dataclass(frozen=True)
+class ReenactConfig:
+    """Settings of the classic reenactment.
+
+    Attributes:
+        crop_size: side of the aligned crop the warp works on.
+        margin: room around the face in the crop (the head may move and turn within it).
+        forehead_shift: fraction of the crop the face is moved down to fit the forehead.
+        expression_gain: scale of the transferred expression change (1: as the driver).
+        fill_mouth: paint the mouth cavity where the driven mouth opens wider than the
+            source's (a closed source mouth has no teeth to warp).
+        mesh: mesh-warp settings.
+    """
+
+    crop_size: int = 320
+    margin: float = 0.3
+    forehead_shift: float = 0.04
+    expression_gain: float = 1.0
+    fill_mouth: bool = True
+    mesh: MeshWarpConfig = field(default_factory=MeshWarpConfig)
+
+    def __post_init__(self) -> None:
+        if not 64 <= self.crop_size <= 1024:
+            raise ConfigError(f"crop_size must be in [64, 1024], got {self.crop_size}")
+        if not 0.0 <= self.margin < 0.45:
+            raise ConfigError(f"margin must be in [0, 0.45), got {self.margin}")
+        if not 0.0 <= self.expression_gain <= 2.0:
+            raise ConfigError("expression_gain must be in [0, 2]")
+
+
+def retarget_landmarks(source: Face, driver: Face, driver_reference: Face,
+                       expression_gain: float = 1.0) -> np.ndarray:
+    """The source's landmarks with the driver's pose and expression change: ``[68, 2]``.
+
+    Args:
+        source: the face to animate (on the source photo).
+        driver: the driver's face on the current frame.
+        driver_reference: the driver's face on its reference frame; the driver's motion and
+            expression are measured relative to it.
+        expression_gain: scale of the expression change.
+
+    With ``driver is driver_reference`` the result is the source's own landmarks.
+    """
+    # expression: change of the pose-normalised 3D shape (template units)
+    expression = canonical_shape(driver) - canonical_shape(driver_reference)
+    shape = canonical_shape(source) + expression_gain * expression
+    # pose: the driver's rotation since its reference, applied to the source's pose
+    relative = rotation_matrix(driver.pose) @ rotation_matrix(driver_reference.pose).T
+    pose = euler_from_rotation(relative @ rotation_matrix(source.pose))
+    # position and size, in units of each face's size
+    source_scale = face_scale(source)
+    reference_scale = face_scale(driver_reference)
+    scale = source_scale * face_scale(driver) / reference_scale
+    motion = driver.landmarks.mean(axis=0) - driver_reference.landmarks.mean(axis=0)
+    centre = source.landmarks.mean(axis=0) + motion * (source_scale / reference_scale)
+    return project_landmarks(shape, pose, scale, centre)
+
+
+def window_mask(size: int, feather_fraction: float = 0.08) -> np.ndarray:
+    """``[S, S]`` float32: 1 inside the crop, fading to 0 at its border (pasting a pinned-border
+    warp back leaves no edge)."""
+    ramp = max(1, round(feather_fraction * size))
+    profile = np.clip(np.minimum(np.arange(size), np.arange(size)[::-1]) / ramp, 0.0, 1.0)
+    return np.outer(profile, profile).astype(np.float32)
+
+
+def fill_mouth_cavity(crop: np.ndarray, source_points: np.ndarray,
+                      driven_points: np.ndarray) -> np.ndarray:
+    """Darken the inner-lip polygon where the driven mouth opens wider than the source's."""
+    extra = mouth_opening(driven_points) - mouth_opening(source_points)
+    if extra <= 0.04:
+        return crop
+    size = crop.shape[0]
+    cavity: np.ndarray = np.zeros(crop.shape[:2], np.float32)
+    cv2.fillPoly(cavity, [np.round(driven_points[INNER_MOUTH] * 16).astype(np.int32)], 1.0,
+                 lineType=cv2.LINE_AA, shift=4)
+    cavity = cv2.GaussianBlur(cavity, (0, 0), 0.006 * size)
+    strength = np.float32(min(1.0, extra / 0.12)) * cavity[..., None]
+    # a dark, slightly red mouth interior, lit by the crop's own lip colour
+    lips = crop[np.clip(np.round(driven_points[48:60, 1]).astype(int), 0, size - 1),
+                np.clip(np.round(driven_points[48:60, 0]).astype(int), 0, size - 1)]
+    interior = 0.3 * lips.reshape(-1, 3).mean(axis=0).astype(np.float32)
+    out = crop.astype(np.float32) * (1.0 - strength) + interior * strength
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True, eq=False)
+class ReenactSource:
+    """The source photo prepared once: its aligned crop and landmarks in crop pixels."""
+
+    frame: np.ndarray
+    face: Face
+    transform: AlignTransform
+    crop: np.ndarray
+    points: np.ndarray
+    window: np.ndarray
+
+    @staticmethod
+    def prepare(frame: np.ndarray, face: Face,
+                config: ReenactConfig | None = None) -> ReenactSource:
+        config = config or ReenactConfig()
+        transform = estimate_alignment(face.landmarks, config.crop_size, config.margin,
+                                       config.forehead_shift)
+        return ReenactSource(frame, face, transform, warp_to_crop(frame, transform),
+                             transform_points(face.landmarks, transform.matrix),
+                             window_mask(config.crop_size))
+
+
+def reenact_frame(source: ReenactSource, driven_landmarks: np.ndarray,
+                  config: ReenactConfig | None = None) -> np.ndarray:
+    """The source frame with its face moved to ``driven_landmarks`` (frame pixels, ``[68, 2]``).
+
+    Returns:
+        ``[H, W, 3]`` uint8, the size of the source frame.
+    """
+    config = config or ReenactConfig()
+    size = config.crop_size
+    driven = transform_points(np.asarray(driven_landmarks, np.float64), source.transform.matrix)
+    mesh = face_mesh(driven, (size, size), config.mesh)
+    warped = mesh.warp(source.crop, extend_landmarks(source.points, size, size, config.mesh))
+    if config.fill_mouth:
+        warped = fill_mouth_cavity(warped, source.points, driven)
+    return paste_back(source.frame, warped, source.window, source.transform)
+
+
+def reenact_face(source: ReenactSource, driver: Face, driver_reference: Face,
+                 config: ReenactConfig | None = None) -> np.ndarray:
+    """Drive the source face with one driver frame: retarget the landmarks, then warp."""
+    config = config or ReenactConfig()
+    driven = retarget_landmarks(source.face, driver, driver_reference, config.expression_gain)
+    return reenact_frame(source, driven, config)

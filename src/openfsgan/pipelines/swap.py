@@ -1,0 +1,162 @@
+"""Face swapping on one frame, the classic path: the method's stages in order.
+
+``swap_frame`` reads like FSGAN's inference (Nirkin et al., Sec. 3), with mesh warping standing
+in for the reenactment generator and Poisson blending for the blending generator:
+
+    align the target face -> pick source views on the appearance map -> bring each to the
+    target's landmarks (mesh warp) -> barycentric blend -> colour-correct -> mask ->
+    Poisson-blend -> paste back into the frame
+
+No file I/O; frames are RGB uint8 ``[H, W, 3]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from openfsgan.face.align import AlignTransform, paste_back, transform_points, warp_to_crop
+from openfsgan.geometry.color import match_color
+from openfsgan.geometry.masks import face_mask
+from openfsgan.geometry.mesh_warp import extend_landmarks, face_mesh
+from openfsgan.geometry.poisson import poisson_blend
+from openfsgan.pipelines.classic import (
+    ClassicConfig,
+    SourceAppearance,
+    SourceView,
+    TemporalState,
+)
+from openfsgan.types import Face
+
+INNER_MOUTH = np.arange(60, 68)
+
+
+@dataclass(frozen=True, eq=False)
+class SwappedCrop:
+    """The swap in crop space (for inspection and for the neural path's comparisons).
+
+    Attributes:
+        transform: frame -> crop alignment of the target face.
+        target: ``[S, S, 3]`` the target crop.
+        reenacted: ``[S, S, 3]`` the blended source views in the target's geometry.
+        recoloured: ``reenacted`` after colour correction.
+        blended: ``[S, S, 3]`` the final crop (equal to ``target`` outside the mask).
+        mask: ``[S, S]`` float32 soft mask used for pasting back.
+    """
+
+    transform: AlignTransform
+    target: np.ndarray
+    reenacted: np.ndarray
+    recoloured: np.ndarray
+    blended: np.ndarray
+    mask: np.ndarray
+
+
+def reenact_views(views: list[tuple[SourceView, float]], target_points: np.ndarray,
+                  config: ClassicConfig) -> np.ndarray:
+    """Mesh-warp each source view to the target landmarks and blend them barycentrically.
+
+    Args:
+        views: (view, weight) pairs from :meth:`SourceAppearance.select` (weights sum to 1).
+        target_points: ``[68, 2]`` target landmarks in crop pixels.
+
+    Returns:
+        ``[S, S, 3]`` uint8.
+    """
+    size = config.crop_size
+    # one triangulation of the target for all views (the appearance map's up to 3 views)
+    mesh = face_mesh(target_points, (size, size), config.mesh)
+    if len(views) == 1:
+        view = views[0][0]
+        return mesh.warp(view.crop, extend_landmarks(view.landmarks, size, size, config.mesh))
+    total = np.zeros((size, size, 3), np.float32)
+    for view, weight in views:
+        warped = mesh.warp(view.crop, extend_landmarks(view.landmarks, size, size, config.mesh))
+        total += np.float32(weight) * warped
+    return np.clip(total + 0.5, 0, 255).astype(np.uint8)
+
+
+def mouth_opening(points: np.ndarray) -> float:
+    """Inner-lip gap (landmarks 61-63 vs 67-65) relative to the mouth width."""
+    gap = np.linalg.norm(points[[61, 62, 63]] - points[[67, 66, 65]], axis=1).mean()
+    width = float(np.linalg.norm(points[54] - points[48]))
+    return float(gap) / max(width, 1e-6)
+
+
+def swap_mask(target_points: np.ndarray, config: ClassicConfig,
+              state: TemporalState | None = None) -> np.ndarray:
+    """Soft ``[S, S]`` mask of the region the source face replaces.
+
+    The landmark face mask, minus the target's open mouth (its teeth and tongue stay: a warped
+    closed source mouth would be stretched across the gap), smoothed over time on video.
+    """
+    size = config.crop_size
+    mask = face_mask(target_points, (size, size), config.mask)
+    if mouth_opening(target_points) > 0.08:
+        mouth: np.ndarray = np.zeros((size, size), np.float32)
+        cv2.fillPoly(mouth, [np.round(target_points[INNER_MOUTH] * 16).astype(np.int32)], 1.0,
+                     lineType=cv2.LINE_AA, shift=4)
+        sigma = 0.01 * config.crop_size
+        mouth = cv2.GaussianBlur(mouth, (0, 0), sigma)
+        mask = mask * (1.0 - np.clip(mouth, 0.0, 1.0))
+    if state is not None:
+        mask = state.mask(mask)
+    return mask
+
+
+def blend_into_target(recoloured: np.ndarray, target_crop: np.ndarray, mask: np.ndarray,
+                      config: ClassicConfig) -> np.ndarray:
+    """Seamless blending of the swapped face into the target crop (Poisson by default)."""
+    region = mask > 0.5
+    if not region.any():
+        return target_crop.copy()
+    if config.blend == "poisson":
+        return poisson_blend(recoloured, target_crop, region, cycles=config.poisson_cycles)
+    if config.blend == "seamless_clone":
+        region_u8 = region.astype(np.uint8) * 255
+        x, y, w, h = cv2.boundingRect(region_u8)
+        # OpenCV writes into its inputs: hand it copies
+        return cv2.seamlessClone(recoloured.copy(), target_crop.copy(), region_u8,
+                                 (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)
+    return recoloured.copy()
+
+
+def swap_crop(frame: np.ndarray, target_face: Face, source: SourceAppearance,
+              config: ClassicConfig | None = None,
+              state: TemporalState | None = None) -> SwappedCrop:
+    """Every stage of the swap, in crop space (see :func:`swap_frame`)."""
+    config = config or ClassicConfig()
+    transform = config.align(target_face.landmarks)
+    target_crop = warp_to_crop(frame, transform)
+    target_points = transform_points(target_face.landmarks, transform.matrix)
+    if state is not None:
+        state.follow(target_face.track_id)
+    # appearance map: the (up to 3) source views around the target's pose, with weights
+    views = source.select(target_face.pose, config.min_view_weight)
+    reenacted = reenact_views(views, target_points, config)
+    mask = swap_mask(target_points, config, state)
+    recoloured = match_color(reenacted, target_crop, mask,
+                             state.color if state is not None else None)
+    blended = blend_into_target(recoloured, target_crop, mask, config)
+    return SwappedCrop(transform, target_crop, reenacted, recoloured, blended, mask)
+
+
+def swap_frame(frame: np.ndarray, target_face: Face, source: SourceAppearance,
+               config: ClassicConfig | None = None,
+               state: TemporalState | None = None) -> np.ndarray:
+    """Replace ``target_face`` in ``frame`` by the source identity.
+
+    Args:
+        frame: ``[H, W, 3]`` uint8 target frame (not modified).
+        target_face: the face to replace (landmarks and pose from the analyzer).
+        source: the source's appearance map (:meth:`SourceAppearance.from_views`).
+        config: classic-path settings (default: :class:`ClassicConfig`).
+        state: temporal state of a video (smoothed colour and mask); None for a photo.
+
+    Returns:
+        ``[H, W, 3]`` uint8 swapped frame.
+    """
+    swapped = swap_crop(frame, target_face, source, config, state)
+    return paste_back(frame, swapped.blended, swapped.mask, swapped.transform)
