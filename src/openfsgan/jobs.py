@@ -818,8 +818,8 @@ def run_swap(request: SwapRequest, progress: Progress | None = None,
         cancel: when set, the job stops before the next frame and raises :class:`JobCancelled`
             (finished segments stay for ``resume``).
         options: job settings (defaults: :class:`JobOptions`).
-        labeler: provenance labeler (default: :func:`make_labeler`, or none when the request
-            turns both watermark and label off).
+        labeler: provenance labeler (default: :func:`make_labeler`; with ``watermark=False``
+            it skips the pixel mark but still writes the metadata tag and C2PA manifest).
         analyzer: face analyzer to use (default: a new one with the default config).
 
     Raises:
@@ -831,7 +831,7 @@ def run_swap(request: SwapRequest, progress: Progress | None = None,
     target_info, _ = check_request(request)
     analyzer = analyzer or _default_analyzer()
     if labeler is None:
-        labeler = make_labeler(request) if (request.watermark or request.label) else NullLabeler()
+        labeler = make_labeler(request)  # with the watermark off it still tags and signs
     _check_cancel(cancel)
     processor: _FrameProcessor
     source_views = 1

@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "prepare",
     "train",
     "export-onnx",
+    "verify",
 )
 
 log = logging.getLogger("openfsgan")
