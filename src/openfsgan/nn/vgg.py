@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from openfsgan.errors import ModelError
+from openfsgan.nn.blocks import assert_shape
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ class VGG19Features(nn.Module):
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
         """``[B,3,H,W]`` in ``[-1, 1]`` -> one ``[B,C_i,H_i,W_i]`` tensor per requested layer."""
+        assert_shape(image, (None, 3, None, None), "image")
         x = ((image + 1.0) * 0.5 - self.mean) / self.std
         outputs = []
         wanted = iter(self.layer_indices)
