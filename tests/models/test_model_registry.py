@@ -16,7 +16,7 @@ from openfsgan.models import (
     model_names,
     save_pretrained,
 )
-from openfsgan.models.reenactment import warp_image
+from openfsgan.models.reenactment import identity_grid, warp_image
 from openfsgan.nn.macs import count_macs
 
 
@@ -124,6 +124,12 @@ def test_outside_the_mask_is_passed_through():
         blended = blending(reenacted, target, mask)
     outside = (mask == 0).expand_as(target)
     torch.testing.assert_close(blended[outside], target[outside])
+
+
+def test_identity_grid_matches_affine_grid():
+    theta = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    expected = torch.nn.functional.affine_grid(theta, [1, 3, 6, 10], align_corners=False)
+    torch.testing.assert_close(identity_grid(6, 10, torch.zeros(1)), expected)
 
 
 def test_warp_moves_pixels_by_the_flow():
