@@ -71,6 +71,12 @@ def face_mp4(tmp_path: Path, astronaut_rgb: np.ndarray) -> Path:
     return write_face_clip(tmp_path / "clip.mp4", astronaut_rgb, frames=8)
 
 
+@pytest.fixture()
+def make_face_clip(tmp_path: Path, astronaut_rgb: np.ndarray) -> Callable[[str, int], Path]:
+    """``make_face_clip(name, frames)`` -> a face clip of that many frames in tmp_path."""
+    return lambda name, frames: write_face_clip(tmp_path / name, astronaut_rgb, frames)
+
+
 class FakeRunner:
     """A runner that copies the target to the output in ``steps`` progress steps.
 

@@ -122,17 +122,18 @@ class WebSettings:
 
 
 def available_methods() -> tuple[str, ...]:
-    """The swap methods this install can run (``classic`` always)."""
-    return ("classic",)
+    """The swap methods this install can run (:data:`openfsgan.jobs.METHODS`)."""
+    from openfsgan.jobs import METHODS
+
+    return tuple(METHODS)
 
 
 def default_verifier(path: Path) -> dict[str, Any]:
     """The provenance report of a file (watermark, metadata tag, C2PA manifest)."""
     from openfsgan.provenance.verify import verify
 
-    report = verify(path)
-    to_dict = getattr(report, "to_dict", None)
-    data = to_dict() if callable(to_dict) else report
+    data = verify(path).to_dict()
+    data.pop("path", None)  # a scratch file of the server's, meaningless to the page
     result: dict[str, Any] = json.loads(json.dumps(data, default=str))
     return result
 
@@ -388,6 +389,14 @@ def create_app(settings: WebSettings, runner: Runner | None = None,
             raise InvalidInputError(f"upload {upload_id} has no face with track id {track_id} "
                                     f"(found: {sorted(known) or 'none'})")
 
+    def face_shown(meta: dict[str, Any], track_id: int | None) -> int | None:
+        """The picked face's number as the page showed it (1, 2, ... left to right), when the
+        upload had several faces to choose from."""
+        if track_id is None or len(meta["faces"]) < 2:
+            return None
+        return next(face["number"] + 1 for face in meta["faces"]
+                    if face["track_id"] == track_id)
+
     @app.post("/api/jobs", status_code=201)
     def create_job(body: CreateJob) -> dict[str, Any]:
         if body.method not in settings.methods:
@@ -418,6 +427,8 @@ def create_app(settings: WebSettings, runner: Runner | None = None,
                 "source_name": source_meta["name"], "target_name": target_meta["name"],
                 "source_kind": source_meta["kind"], "result_kind": result_kind,
                 "download_name": display_name(f"{stem}-{body.mode}{output.suffix}"),
+                "source_face_shown": face_shown(source_meta, body.source_face),
+                "target_face_shown": face_shown(target_meta, body.target_face),
             }
             record = queue.submit(job_id, spec, display)
         except BaseException:

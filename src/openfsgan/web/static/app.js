@@ -191,6 +191,7 @@ async function startJob(event) {
   try {
     const job = await api("POST", "/api/jobs", body);
     status.textContent = "Queued.";
+    setTimeout(() => { if (status.textContent === "Queued.") status.textContent = ""; }, 2500);
     renderJob(job);
     schedulePoll(200);
   } catch (error) {
@@ -242,6 +243,8 @@ function renderJob(job) {
     el("span", { class: `badge status ${job.status}`, text: job.status }));
   const options = [job.method, job.mode, job.watermark ? "watermarked" : "no watermark"];
   if (job.label) options.push(`label “${job.label}”`);
+  if (job.source_face_shown) options.push(`source face #${job.source_face_shown}`);
+  if (job.target_face_shown) options.push(`target face #${job.target_face_shown}`);
   if (job.max_frames) options.push(`first ${job.max_frames} frames`);
   if (job.resumes) options.push(`resumed ${job.resumes}×`);
   card.querySelector(".meta").textContent = options.join(" · ");
@@ -326,35 +329,58 @@ async function pollJobs() {
 }
 
 // ---- verify ------------------------------------------------------------------------------
-function statusWord(value) {
-  if (typeof value === "string") return value;
-  if (value && typeof value === "object" && typeof value.status === "string") return value.status;
-  if (typeof value === "boolean") return value ? "found" : "not found";
-  return null;
+const CHECK_NAMES = {
+  watermark: "Invisible watermark",
+  metadata: "Metadata tag",
+  c2pa_manifest: "C2PA manifest",
+};
+
+function checkCell(check) {
+  const cell = el("td");
+  cell.append(el("span", { class: `badge ${check.status.replace(/\s+/g, "-")}`,
+    text: check.status }));
+  const facts = [];
+  if (check.note) facts.push(check.note);
+  if (typeof check.confidence === "number") {
+    facts.push(`confidence ${(100 * check.confidence).toFixed(check.confidence > 0.999 ? 4 : 1)} %`);
+  }
+  if (check.run_id) facts.push(`run ${check.run_id}`);
+  if (facts.length) cell.append(el("div", { class: "muted", text: facts.join(" · ") }));
+  if (check.details && Object.keys(check.details).length) {
+    cell.append(el("details", {}, el("summary", { text: "details" }),
+      el("pre", { text: JSON.stringify(check.details, null, 1) })));
+  }
+  return cell;
 }
 
 function renderReport(result) {
-  const container = document.getElementById("verify-report");
-  const table = el("table", { class: "report" },
-    el("caption", { text: `${result.name} (${result.kind})` }));
-  for (const [key, value] of Object.entries(result.report)) {
-    const word = statusWord(value);
-    const cell = el("td");
-    if (word !== null) {
-      cell.append(el("span", { class: `badge ${word.replace(/\s+/g, "-")}`, text: word }));
-    }
-    if (value && typeof value === "object") {
-      const details = { ...value };
-      delete details.status;
-      if (Object.keys(details).length) {
-        cell.append(el("pre", { text: JSON.stringify(details, null, 1) }));
-      }
-    } else if (word === null) {
-      cell.append(document.createTextNode(String(value)));
-    }
-    table.append(el("tr", { "data-key": key }, el("th", { text: key.replaceAll("_", " ") }), cell));
+  const report = result.report;
+  const parts = [];
+  if (typeof report.labelled === "boolean") {
+    parts.push(el("p", { class: `verdict ${report.labelled ? "found" : "not-found"}`,
+      text: report.labelled
+        ? `${result.name} carries openfsgan's synthetic-media label.`
+        : `No openfsgan label was found in ${result.name}.` }));
   }
-  container.replaceChildren(table);
+  const table = el("table", { class: "report" });
+  if (report.media) {
+    const media = report.media;
+    const text = [media.kind, media.width && `${media.width}×${media.height}`,
+      media.frames_analysed && `${media.frames_analysed} frames analysed`]
+      .filter(Boolean).join(", ");
+    table.append(el("tr", { "data-key": "media" }, el("th", { text: "File" }),
+      el("td", { text: `${result.name} (${text})` })));
+  }
+  for (const [key, value] of Object.entries(report)) {
+    if (!value || typeof value !== "object" || typeof value.status !== "string") continue;
+    table.append(el("tr", { "data-key": key },
+      el("th", { text: CHECK_NAMES[key] || key.replaceAll("_", " ") }), checkCell(value)));
+  }
+  parts.push(table);
+  if (Array.isArray(report.notes) && report.notes.length) {
+    parts.push(el("ul", { class: "notes" }, ...report.notes.map((note) => el("li", { text: note }))));
+  }
+  document.getElementById("verify-report").replaceChildren(...parts);
 }
 
 function setupVerify() {
