@@ -36,7 +36,7 @@ class BlendingGenerator(nn.Module):
         super().__init__()
         self.config = BlendingConfig.resolve(config, **overrides)
         cfg = self.config
-        self.backbone = UNet(3 + 3 + 1, **cfg.backbone_kwargs())
+        self.backbone = UNet((3, 3, 1), **cfg.backbone_kwargs())
         self.head = DepthToSpaceHead(self.backbone.out_channels, 3, cfg.stem_factor,
                                      zero_init=True)
 
@@ -57,6 +57,5 @@ class BlendingGenerator(nn.Module):
         assert_shape(target, (batch, 3, height, width), "target")
         assert_shape(mask, (batch, 1, height, width), "mask")
         naive = reenacted * mask + target * (1.0 - mask)
-        correction = 2.0 * torch.tanh(self.head(self.backbone(torch.cat([naive, target, mask],
-                                                                        dim=1))))
+        correction = 2.0 * torch.tanh(self.head(self.backbone(naive, target, mask)))
         return torch.clamp(naive + mask * correction, -1.0, 1.0)

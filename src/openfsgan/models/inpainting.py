@@ -34,7 +34,7 @@ class InpaintingGenerator(nn.Module):
         super().__init__()
         self.config = InpaintingConfig.resolve(config, **overrides)
         cfg = self.config
-        self.backbone = UNet(3 + 1, **cfg.backbone_kwargs())
+        self.backbone = UNet((3, 1), **cfg.backbone_kwargs())
         self.head = DepthToSpaceHead(self.backbone.out_channels, 3, cfg.stem_factor)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -50,5 +50,5 @@ class InpaintingGenerator(nn.Module):
         batch, height, width = check_image_batch(image, 3, self.config.size_multiple)
         assert_shape(mask, (batch, 1, height, width), "mask")
         known = image * (1.0 - mask)
-        generated = torch.tanh(self.head(self.backbone(torch.cat([known, mask], dim=1))))
+        generated = torch.tanh(self.head(self.backbone(known, mask)))
         return known + generated * mask

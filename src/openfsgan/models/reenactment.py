@@ -115,7 +115,7 @@ class ReenactmentGenerator(nn.Module):
         super().__init__()
         self.config = ReenactmentConfig.resolve(config, **overrides)
         cfg = self.config
-        self.backbone = UNet(3 + cfg.num_landmarks, **cfg.backbone_kwargs())
+        self.backbone = UNet((3, cfg.num_landmarks), **cfg.backbone_kwargs())
         features = self.backbone.out_channels
         # flow (2) + occlusion-mask logit (1) at the backbone's resolution; upsampled bilinearly
         # because motion is smooth.
@@ -133,7 +133,7 @@ class ReenactmentGenerator(nn.Module):
         cfg = self.config
         batch, height, width = check_image_batch(image, 3, cfg.size_multiple)
         assert_shape(heatmaps, (batch, cfg.num_landmarks, height, width), "heatmaps")
-        features = self.backbone(torch.cat([image, heatmaps], dim=1))
+        features = self.backbone(image, heatmaps)
         motion = self.motion_head(features)
         if cfg.stem_factor > 1:
             motion = F.interpolate(motion, scale_factor=float(cfg.stem_factor), mode="bilinear",

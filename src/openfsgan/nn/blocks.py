@@ -84,25 +84,33 @@ class ResidualBlock(nn.Module):
         return self.activation(x + self.body(x))
 
 
-class SpaceToDepthStem(nn.Module):
-    """``[B,in,H,W] -> [B,out,H/f,W/f]``: pixel-unshuffle, 1x1 mix, then a 3x3 block.
+class PatchStem(nn.Module):
+    """``[B,c_1,H,W], ..., [B,c_n,H,W] -> [B,out,H/f,W/f]``: f x f stride-f conv, then a 3x3 block.
 
-    Moving to 1/f resolution losslessly before any 3x3 convolution is what keeps a 256²
-    generator near 1 GMAC: a single 3x3 conv at full resolution would cost as much as the
-    whole encoder.
+    The f x f stride-f convolution equals a pixel-unshuffle followed by a 1x1 convolution (a
+    lossless move to 1/f resolution) without the unshuffle's copy. Starting the network at 1/f
+    resolution is what keeps a 256² generator near 1 GMAC: one 3x3 conv at full resolution
+    would cost as much as the whole encoder. Several inputs get one convolution each, summed,
+    which equals convolving their concatenation without materialising it.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, factor: int = 2,
+    def __init__(self, in_channels: Sequence[int], out_channels: int, factor: int = 2,
                  norm: str = "group") -> None:
         super().__init__()
         self.factor = factor
-        self.unshuffle = nn.PixelUnshuffle(factor) if factor > 1 else nn.Identity()
-        self.mix = ConvBlock(in_channels * factor * factor, out_channels, kernel_size=1,
-                             norm=norm)
+        self.embed = nn.ModuleList(
+            nn.Conv2d(channels, out_channels, factor, stride=factor,
+                      bias=index == 0 and norm == "none")
+            for index, channels in enumerate(in_channels))
+        self.norm = make_norm(norm, out_channels)
+        self.activation = nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
         self.conv = ConvBlock(out_channels, out_channels, norm=norm)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(self.mix(self.unshuffle(x)))
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        x = self.embed[0](inputs[0])
+        for embed, extra in zip(self.embed[1:], inputs[1:], strict=True):
+            x = x + embed(extra)
+        return self.conv(self.activation(self.norm(x)))
 
 
 class DepthToSpaceHead(nn.Module):

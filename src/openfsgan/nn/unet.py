@@ -2,7 +2,7 @@
 
 Layout for a 256² input with the default config (base 16 channels, 4 levels, stem factor 2)::
 
-    stem      pixel-unshuffle x2, 1x1 mix, 3x3        -> 16 ch @ 128²
+    stem      2x2 stride-2 conv, 3x3                  -> 16 ch @ 128²
     encoder   4 x (3x3 stride 2, 3x3)                 -> 32 @ 64², 64 @ 32², 128 @ 16², 256 @ 8²
     bottleneck residual blocks                        -> 256 @ 8²
     decoder   4 x (nearest x2, concat skip, 3x3, 3x3) -> back to 16 ch @ 128²
@@ -13,17 +13,19 @@ resolution, flow fields, masks). About 1 GMAC at 256², most of it in the decode
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
-from openfsgan.nn.blocks import ConvBlock, ResidualBlock, SpaceToDepthStem, upsample2x
+from openfsgan.nn.blocks import ConvBlock, PatchStem, ResidualBlock, upsample2x
 
 
 class UNet(nn.Module):
-    """``[B,in,H,W] -> [B,base,H/stem,W/stem]``; ``H`` and ``W`` divisible by ``size_multiple``.
+    """``[B,c_1,H,W], ... -> [B,base,H/stem,W/stem]``; ``H``, ``W`` multiples of ``size_multiple``.
 
     Args:
-        in_channels: input feature maps.
+        in_channels: channels of each input (several inputs act as their concatenation).
         base_channels: channels at the stem resolution; doubled per level up to ``max_channels``.
         num_levels: stride-2 encoder levels (and matching decoder levels).
         max_channels: cap on the channel count of the deeper levels.
@@ -32,15 +34,16 @@ class UNet(nn.Module):
         norm: ``"group"``, ``"instance"``, ``"batch"`` or ``"none"``.
     """
 
-    def __init__(self, in_channels: int, base_channels: int = 16, num_levels: int = 4,
-                 max_channels: int = 256, bottleneck_blocks: int = 1, stem_factor: int = 2,
-                 norm: str = "group") -> None:
+    def __init__(self, in_channels: int | Sequence[int], base_channels: int = 16,
+                 num_levels: int = 4, max_channels: int = 256, bottleneck_blocks: int = 1,
+                 stem_factor: int = 2, norm: str = "group") -> None:
         super().__init__()
         channels = [min(base_channels * 2**level, max_channels) for level in range(num_levels + 1)]
         self.channels = tuple(channels)
         self.stem_factor = stem_factor
         self.size_multiple = stem_factor * 2**num_levels
-        self.stem = SpaceToDepthStem(in_channels, channels[0], stem_factor, norm)
+        inputs = [in_channels] if isinstance(in_channels, int) else list(in_channels)
+        self.stem = PatchStem(inputs, channels[0], stem_factor, norm)
         self.down = nn.ModuleList(
             nn.Sequential(ConvBlock(channels[i], channels[i + 1], stride=2, norm=norm),
                           ConvBlock(channels[i + 1], channels[i + 1], norm=norm))
@@ -58,8 +61,8 @@ class UNet(nn.Module):
     def out_channels(self) -> int:
         return self.channels[0]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = [self.stem(x)]
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        skips = [self.stem(*inputs)]
         for down in self.down:
             skips.append(down(skips[-1]))
         y = self.bottleneck(skips.pop())
