@@ -28,7 +28,7 @@ class GeneratorConfig(Config):
             ``stem_factor * 2**num_levels`` pixels.
         max_channels: cap on the deeper levels' channels.
         bottleneck_blocks: residual blocks at the coarsest level.
-        stem_factor: pixel-unshuffle factor before the first 3x3 convolution.
+        stem_factor: patch size and stride of the stem convolution (the body runs at 1/f).
         norm: normalisation layer: ``group`` (batch-size independent, the default),
             ``instance``, ``batch`` or ``none``.
     """

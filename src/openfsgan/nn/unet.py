@@ -30,7 +30,7 @@ class UNet(nn.Module):
         num_levels: stride-2 encoder levels (and matching decoder levels).
         max_channels: cap on the channel count of the deeper levels.
         bottleneck_blocks: residual blocks at the coarsest level.
-        stem_factor: pixel-unshuffle factor of the stem (1 = full resolution).
+        stem_factor: patch size and stride of the stem convolution (1 = full resolution).
         norm: ``"group"``, ``"instance"``, ``"batch"`` or ``"none"``.
     """
 
