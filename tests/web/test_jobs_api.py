@@ -35,6 +35,8 @@ def test_job_runs_reports_progress_and_serves_its_result(web, source_png, target
     assert "target-swap.png" in attachment.headers["content-disposition"]
     for role in ("source", "target"):
         assert client.get(done[f"{role}_preview_url"]).status_code == 200
+    partial = client.get(done["result_url"], headers={"range": "bytes=0-7"})
+    assert partial.status_code == 206 and partial.content == result.content[:8]
 
 
 def test_jobs_queue_and_run_one_at_a_time_in_order(web, source_png, target_png):
