@@ -273,8 +273,9 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 class WatermarkEmbedder:
     """Adds the mark carrying ``payload`` to RGB frames; the pattern is cached per frame size.
 
-    Cost per 720p frame: one coarse luma for the texture map, one upsampling of that map and a
-    saturating add (see ``benchmarks/watermark.py``).
+    Cost per 720p frame: a coarse luma for the texture map, one upsampling of that map, a
+    multiply and a saturating add into reused buffers (``benchmarks/watermark.py``). One
+    embedder serves one stream of frames: it is not safe to share between threads.
     """
 
     def __init__(self, payload: Payload, config: WatermarkConfig | None = None) -> None:
@@ -283,15 +284,22 @@ class WatermarkEmbedder:
         self.layout = TileLayout.build(self.config)
         self.coded_bits = ecc.encode_payload(payload.to_bits())
         self._tile = self.layout.tile(self.coded_bits)
-        self._patterns: dict[tuple[int, int], tuple[np.ndarray, float]] = {}
+        self._size: tuple[int, int] | None = None
+        self._pattern = np.zeros((0, 0), np.float32)
+        self._pattern_rms = 1.0
+        self._delta = np.zeros((0, 0), np.float32)
+        self._delta3 = np.zeros((0, 0, 3), np.float32)
 
-    def _pattern(self, height: int, width: int) -> tuple[np.ndarray, float]:
-        key = (height, width)
-        if key not in self._patterns:
-            cell_px = self.config.cell_size_px(height, width)
-            pattern = chip_pattern(self._tile, height, width, cell_px)
-            self._patterns = {key: (pattern, float(np.sqrt(np.mean(pattern**2))))}
-        return self._patterns[key]
+    def _prepare(self, height: int, width: int) -> None:
+        """Pattern and work buffers for one frame size (reused: no per-frame allocations)."""
+        if self._size == (height, width):
+            return
+        cell_px = self.config.cell_size_px(height, width)
+        self._pattern = chip_pattern(self._tile, height, width, cell_px)
+        self._pattern_rms = float(np.sqrt(np.mean(self._pattern**2)))
+        self._delta = np.empty((height, width), np.float32)
+        self._delta3 = np.empty((height, width, 3), np.float32)
+        self._size = (height, width)
 
     def strength_map(self, rgb: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
         """``[gh, gw]`` per-region amplitude: local luma texture, RMS-normalised (perceptual
@@ -316,13 +324,14 @@ class WatermarkEmbedder:
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected [H, W, 3] uint8 RGB, got {rgb.shape} {rgb.dtype}")
         height, width = rgb.shape[:2]
-        pattern, pattern_rms = self._pattern(height, width)
+        self._prepare(height, width)
         grid = (max(2, height // 16), max(2, width // 16))
-        strength = self.strength_map(rgb, grid) * (self.config.target_rms / pattern_rms)
-        strength_full = cv2.resize(strength, (width, height), interpolation=cv2.INTER_LINEAR)
-        delta = np.multiply(strength_full, pattern, out=strength_full)
+        strength = self.strength_map(rgb, grid) * (self.config.target_rms / self._pattern_rms)
+        delta = cv2.resize(strength.astype(np.float32), (width, height), dst=self._delta,
+                           interpolation=cv2.INTER_LINEAR)
+        np.multiply(delta, self._pattern, out=delta)
         # the same offset on R, G and B changes luma only (BT.601/709 weights sum to 1)
-        delta3 = cv2.merge([delta, delta, delta])
+        delta3 = cv2.merge([delta, delta, delta], dst=self._delta3)
         return cv2.add(rgb, delta3, dtype=cv2.CV_8U)
 
 
