@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -43,3 +45,40 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys, options, fragment):
     code = main(["serve", "--data-dir", str(tmp_path / "d"), *options])
     assert code == 9
     assert fragment in capsys.readouterr().err
+
+
+def test_an_unusable_data_folder_is_a_one_line_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code = main(["serve", "--port", str(_free_port()), "--data-dir", str(blocker / "web")])
+    assert code == 7
+    assert "cannot use the data folder" in capsys.readouterr().err
+
+
+def test_a_corrupt_job_database_is_a_one_line_error(tmp_path, capsys):
+    data = tmp_path / "web"
+    data.mkdir()
+    (data / "jobs.sqlite3").write_bytes(b"this is not a database" * 100)
+    code = main(["serve", "--port", str(_free_port()), "--data-dir", str(data)])
+    assert code == 9
+    error = capsys.readouterr().err
+    assert "job database" in error and "Traceback" not in error
+
+
+def test_a_public_host_is_warned_about_loudly(tmp_path):
+    with socket.socket() as busy:  # the port is taken, so the server stops after the warning
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "openfsgan", "serve", "--host", "0.0.0.0", "--port",
+             str(port), "--data-dir", str(tmp_path / "d")],
+            capture_output=True, text=True, timeout=120)
+    assert done.returncode == 9
+    assert "NOT only on this computer" in done.stderr and "no login" in done.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

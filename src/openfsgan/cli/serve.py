@@ -59,9 +59,10 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sqlite3
     from pathlib import Path
 
-    from openfsgan.errors import ConfigError
+    from openfsgan.errors import ConfigError, OutputError
 
     try:
         import uvicorn
@@ -86,7 +87,14 @@ def run(args: argparse.Namespace) -> int:
     settings = WebSettings(
         data_dir=data_dir, max_upload_bytes=args.max_upload_mb * 1024 * 1024,
         allowed_hosts=LOOPBACK_HOSTS if loopback else None)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except OSError as error:
+        raise OutputError(f"cannot use the data folder {data_dir}: "
+                          f"{error.strerror or error}") from error
+    except sqlite3.DatabaseError as error:
+        raise ConfigError(f"the job database in {data_dir} is unreadable ({error}); move "
+                          "jobs.sqlite3 away to start with an empty job list") from error
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"openfsgan web UI on http://{shown_host}:{args.port}/ (data in "
           f"{app.state.storage.root}); Ctrl-C stops it, a running job resumes at the next start",
