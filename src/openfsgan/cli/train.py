@@ -44,7 +44,6 @@ def run(args: argparse.Namespace) -> int:
     import signal
     from pathlib import Path
 
-    import torch
     from tqdm import tqdm
 
     from openfsgan.cli.common import check_input_dir, check_input_file
@@ -57,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None:
         if args.threads < 1:
             raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+        import torch
+
         torch.set_num_threads(args.threads)
     values = {}
     if args.config:
