@@ -162,9 +162,10 @@ class OutputLabeler(Protocol):
         """The frame to encode instead of ``rgb`` (``[H, W, 3]`` uint8, same size)."""
         ...
 
-    def finalize(self, path: Path, media_kind: str) -> None:
+    def finalize(self, path: Path, media_kind: str) -> object:
         """Called once on the complete output (``media_kind``: ``"image"`` or ``"video"``),
-        at a temporary name beside the final path, before it is renamed into place."""
+        at a temporary name beside the final path, before it is renamed into place; what it
+        returns is ignored."""
         ...
 
 

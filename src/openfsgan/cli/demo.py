@@ -23,7 +23,7 @@ DEMO_SIZE = (480, 360)
 DEMO_FPS = 24
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "demo", help="run analysis, swap and reenactment on built-in example material",
         description="Runs the classic swap and reenactment end to end on scikit-image's "
@@ -133,9 +133,11 @@ def run(args: argparse.Namespace) -> int:
 
     swap_out = folder / "swap.mp4"
     reenact_out = folder / "reenact.mp4"
-    common = {"overwrite": True, "label": "openfsgan demo"}
-    run_request(SwapRequest(source, target, swap_out, mode="swap", **common), args.quiet)
-    run_request(SwapRequest(source, target, reenact_out, mode="reenact", **common), args.quiet)
+    label = "openfsgan demo"
+    run_request(SwapRequest(source, target, swap_out, mode="swap", overwrite=True, label=label),
+                args.quiet)
+    run_request(SwapRequest(source, target, reenact_out, mode="reenact", overwrite=True,
+                            label=label), args.quiet)
 
     picks = sorted({0, args.frames // 4, args.frames // 2, (3 * args.frames) // 4})
     rows = _side_by_side([target, swap_out, reenact_out], picks)

@@ -26,7 +26,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only the first N target frames (a quick preview)")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "swap", help="swap a face from a source onto a target photo or video",
         description="Replace a face in TARGET (photo or video) by the person in SOURCE (a "

@@ -80,6 +80,34 @@ def face_mask(landmarks: np.ndarray, shape: tuple[int, int],
     return np.clip(soft, 0.0, 1.0, out=soft)
 
 
+def border_window(size: int, feather_fraction: float = 0.08) -> np.ndarray:
+    """``[S, S]`` float32: 1 inside a square crop, falling linearly to 0 at its border.
+
+    Multiplying a crop's mask by it guarantees that pasting the crop back leaves no edge where
+    the crop ends, whatever the face's pose.
+    """
+    ramp = max(1, round(feather_fraction * size))
+    profile = np.clip(np.minimum(np.arange(size), np.arange(size)[::-1]) / ramp, 0.0, 1.0)
+    return np.outer(profile, profile).astype(np.float32)
+
+
+def inner_feather(region: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Soft alpha that is 1 deep inside a boolean ``region`` and exactly 0 outside it.
+
+    For pasting a Poisson-blended crop: the blend already matches the target on the region's
+    boundary, so only a thin feather *inside* it is needed (against aliasing), and the target's
+    own pixels outside the region are never resampled.
+    """
+    alpha = np.asarray(region, dtype=np.float32)
+    if sigma_px <= 0.3:
+        return alpha
+    erode_px = int(np.ceil(2.0 * sigma_px))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode_px + 1,) * 2)
+    core = cv2.erode(alpha, kernel)
+    soft = cv2.GaussianBlur(core, (0, 0), sigmaX=sigma_px, sigmaY=sigma_px)
+    return np.minimum(soft, alpha)
+
+
 def binary_core(mask: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """Boolean ``[H, W]``: where a soft mask is at least ``threshold``."""
     return np.asarray(mask) >= threshold

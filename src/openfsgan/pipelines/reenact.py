@@ -34,6 +34,7 @@ from openfsgan.face.pose import (
     project_landmarks,
     rotation_matrix,
 )
+from openfsgan.geometry.masks import border_window
 from openfsgan.geometry.mesh_warp import MeshWarpConfig, extend_landmarks, face_mesh
 from openfsgan.pipelines.swap import INNER_MOUTH, mouth_opening
 from openfsgan.types import Face
@@ -44,7 +45,8 @@ class ReenactConfig:
     """Settings of the classic reenactment.
 
     Attributes:
-        crop_size: side of the aligned crop the warp works on.
+        max_crop_size: largest side of the aligned crop the warp works on; the crop is made at
+            the face's own resolution up to this size (no detail lost to resampling).
         margin: room around the face in the crop (the head may move and turn within it).
         forehead_shift: fraction of the crop the face is moved down to fit the forehead.
         expression_gain: scale of the transferred expression change (1: as the driver).
@@ -53,7 +55,7 @@ class ReenactConfig:
         mesh: mesh-warp settings.
     """
 
-    crop_size: int = 320
+    max_crop_size: int = 640
     margin: float = 0.3
     forehead_shift: float = 0.04
     expression_gain: float = 1.0
@@ -61,8 +63,8 @@ class ReenactConfig:
     mesh: MeshWarpConfig = field(default_factory=MeshWarpConfig)
 
     def __post_init__(self) -> None:
-        if not 64 <= self.crop_size <= 1024:
-            raise ConfigError(f"crop_size must be in [64, 1024], got {self.crop_size}")
+        if not 64 <= self.max_crop_size <= 2048:
+            raise ConfigError(f"max_crop_size must be in [64, 2048], got {self.max_crop_size}")
         if not 0.0 <= self.margin < 0.45:
             raise ConfigError(f"margin must be in [0, 0.45), got {self.margin}")
         if not 0.0 <= self.expression_gain <= 2.0:
@@ -95,14 +97,6 @@ def retarget_landmarks(source: Face, driver: Face, driver_reference: Face,
     motion = driver.landmarks.mean(axis=0) - driver_reference.landmarks.mean(axis=0)
     centre = source.landmarks.mean(axis=0) + motion * (source_scale / reference_scale)
     return project_landmarks(shape, pose, scale, centre)
-
-
-def window_mask(size: int, feather_fraction: float = 0.08) -> np.ndarray:
-    """``[S, S]`` float32: 1 inside the crop, fading to 0 at its border (pasting a pinned-border
-    warp back leaves no edge)."""
-    ramp = max(1, round(feather_fraction * size))
-    profile = np.clip(np.minimum(np.arange(size), np.arange(size)[::-1]) / ramp, 0.0, 1.0)
-    return np.outer(profile, profile).astype(np.float32)
 
 
 def fill_mouth_cavity(crop: np.ndarray, source_points: np.ndarray,
@@ -140,11 +134,15 @@ class ReenactSource:
     def prepare(frame: np.ndarray, face: Face,
                 config: ReenactConfig | None = None) -> ReenactSource:
         config = config or ReenactConfig()
-        transform = estimate_alignment(face.landmarks, config.crop_size, config.margin,
+        # the crop size at which the face keeps its resolution (alignment scale 1)
+        probe = estimate_alignment(face.landmarks, 1000, config.margin, config.forehead_shift)
+        native = 1000.0 / max(probe.scale, 1e-6)
+        size = int(np.clip(8 * round(native / 8), 64, config.max_crop_size))
+        transform = estimate_alignment(face.landmarks, size, config.margin,
                                        config.forehead_shift)
         return ReenactSource(frame, face, transform, warp_to_crop(frame, transform),
                              transform_points(face.landmarks, transform.matrix),
-                             window_mask(config.crop_size))
+                             border_window(size))
 
 
 def reenact_frame(source: ReenactSource, driven_landmarks: np.ndarray,
@@ -155,7 +153,7 @@ def reenact_frame(source: ReenactSource, driven_landmarks: np.ndarray,
         ``[H, W, 3]`` uint8, the size of the source frame.
     """
     config = config or ReenactConfig()
-    size = config.crop_size
+    size = source.transform.crop_size
     driven = transform_points(np.asarray(driven_landmarks, np.float64), source.transform.matrix)
     mesh = face_mesh(driven, (size, size), config.mesh)
     warped = mesh.warp(source.crop, extend_landmarks(source.points, size, size, config.mesh))

@@ -19,7 +19,7 @@ import numpy as np
 
 from openfsgan.face.align import AlignTransform, paste_back, transform_points, warp_to_crop
 from openfsgan.geometry.color import match_color
-from openfsgan.geometry.masks import face_mask
+from openfsgan.geometry.masks import border_window, face_mask, inner_feather
 from openfsgan.geometry.mesh_warp import extend_landmarks, face_mesh
 from openfsgan.geometry.poisson import poisson_blend
 from openfsgan.pipelines.classic import (
@@ -31,6 +31,8 @@ from openfsgan.pipelines.classic import (
 from openfsgan.types import Face
 
 INNER_MOUTH = np.arange(60, 68)
+PASTE_FEATHER_FRACTION = 0.008
+"""Feather of the pasted crop's edge, as a fraction of the crop (about 2 px at 256)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,7 +45,9 @@ class SwappedCrop:
         reenacted: ``[S, S, 3]`` the blended source views in the target's geometry.
         recoloured: ``reenacted`` after colour correction.
         blended: ``[S, S, 3]`` the final crop (equal to ``target`` outside the mask).
-        mask: ``[S, S]`` float32 soft mask used for pasting back.
+        mask: ``[S, S]`` float32 soft face mask (where the source replaces the target).
+        paste_mask: ``[S, S]`` float32 alpha used for pasting back: for Poisson blending a thin
+            feather inside the blended region (outside it the frame keeps its own pixels).
     """
 
     transform: AlignTransform
@@ -52,6 +56,7 @@ class SwappedCrop:
     recoloured: np.ndarray
     blended: np.ndarray
     mask: np.ndarray
+    paste_mask: np.ndarray
 
 
 def reenact_views(views: list[tuple[SourceView, float]], target_points: np.ndarray,
@@ -101,6 +106,8 @@ def swap_mask(target_points: np.ndarray, config: ClassicConfig,
         sigma = 0.01 * config.crop_size
         mouth = cv2.GaussianBlur(mouth, (0, 0), sigma)
         mask = mask * (1.0 - np.clip(mouth, 0.0, 1.0))
+    # never up to the crop's edge (a steep pitch can push the forehead there)
+    mask = mask * border_window(size, 0.06)
     if state is not None:
         mask = state.mask(mask)
     return mask
@@ -140,7 +147,11 @@ def swap_crop(frame: np.ndarray, target_face: Face, source: SourceAppearance,
     recoloured = match_color(reenacted, target_crop, mask,
                              state.color if state is not None else None)
     blended = blend_into_target(recoloured, target_crop, mask, config)
-    return SwappedCrop(transform, target_crop, reenacted, recoloured, blended, mask)
+    if config.blend == "alpha":
+        paste_mask = mask
+    else:
+        paste_mask = inner_feather(mask > 0.5, PASTE_FEATHER_FRACTION * config.crop_size)
+    return SwappedCrop(transform, target_crop, reenacted, recoloured, blended, mask, paste_mask)
 
 
 def swap_frame(frame: np.ndarray, target_face: Face, source: SourceAppearance,
@@ -159,4 +170,4 @@ def swap_frame(frame: np.ndarray, target_face: Face, source: SourceAppearance,
         ``[H, W, 3]`` uint8 swapped frame.
     """
     swapped = swap_crop(frame, target_face, source, config, state)
-    return paste_back(frame, swapped.blended, swapped.mask, swapped.transform)
+    return paste_back(frame, swapped.blended, swapped.paste_mask, swapped.transform)
