@@ -41,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     import signal
     from pathlib import Path
 
@@ -73,8 +74,10 @@ def run(args: argparse.Namespace) -> int:
     vgg_weights = str(check_input_file(args.vgg_weights, "VGG-19 weights")) \
         if args.vgg_weights else None
 
+    # under torchrun only the first process reports
+    main_process = int(os.environ.get("RANK", "0")) == 0
     with tqdm(total=config.max_steps, desc=f"train {stage}", unit="step",
-              disable=bool(args.quiet), dynamic_ncols=True) as bar:
+              disable=bool(args.quiet) or not main_process, dynamic_ncols=True) as bar:
         def progress(step: int, total: int) -> None:
             bar.total = total
             bar.update(step - bar.n)
@@ -86,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
         result = train(config, args.data, args.out, device=args.device, resume=args.resume,
                        vgg_weights=vgg_weights, progress=progress, on_log=on_log)
+    if not main_process:
+        return 0 if result.status == "completed" else 128 + int(result.signal_number or 15)
     where = result.checkpoint or Path(args.out)
     if result.status == "interrupted":
         print(f"interrupted at step {result.step}; checkpoint: {where} "
