@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="train until step N (overrides the config)")
     parser.add_argument("--num-workers", type=int, metavar="N",
                         help="data-loading processes (overrides the config)")
+    parser.add_argument("--reenactment-model", metavar="DIR",
+                        help="segmentation stage: a trained G_r (its run folder or model "
+                             "folder) whose segmentation G_s learns to agree with (λ_reenact)")
     parser.add_argument("--threads", type=int, metavar="N",
                         help="CPU threads of torch (default: torch's choice; 1 is fastest on a "
                              "busy or small machine)")
@@ -70,6 +73,12 @@ def run(args: argparse.Namespace) -> int:
         values["max_steps"] = args.max_steps
     if args.num_workers is not None:
         values["num_workers"] = args.num_workers
+    if args.reenactment_model:
+        from openfsgan.export.onnx import resolve_model_dir
+
+        model_dir, _ = resolve_model_dir(check_input_dir(args.reenactment_model,
+                                                         "reenactment model"))
+        values["reenactment_model"] = str(model_dir.resolve())
     config = TrainConfig.from_dict(values)
     vgg_weights = str(check_input_file(args.vgg_weights, "VGG-19 weights")) \
         if args.vgg_weights else None
