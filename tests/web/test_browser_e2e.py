@@ -60,6 +60,9 @@ if _skip_reason():
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
+# the 2 cores are shared: a first upload loads dlib's models while other work runs
+expect.set_options(timeout=60_000)
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -138,6 +141,7 @@ def page(browser: Browser, tmp_path: Path) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1200, "height": 900},
                                   accept_downloads=True)
     opened = context.new_page()
+    opened.set_default_timeout(60_000)
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
     yield opened
@@ -208,7 +212,7 @@ def test_photo_swap_with_a_picked_face_download_and_verify(page, server, source_
     page.click("#tab-verify")
     page.set_input_files("#verify-file", str(saved))
     report = page.locator("#verify-report table.report")
-    expect(report).to_be_visible(timeout=60_000)
+    expect(report).to_be_visible()
     expect(report.locator("tr[data-key*='watermark'] .badge")).to_have_text("found")
 
 
@@ -308,5 +312,5 @@ def test_a_file_without_provenance_in_the_verify_tab(page, server, source_png):
     expect(page.locator("#panel-swap")).to_be_hidden()
     page.set_input_files("#verify-file", str(source_png))
     report = page.locator("#verify-report table.report")
-    expect(report).to_be_visible(timeout=60_000)
+    expect(report).to_be_visible()
     expect(report.locator("tr[data-key*='watermark'] .badge")).not_to_have_text("found")
