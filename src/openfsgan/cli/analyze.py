@@ -12,7 +12,7 @@ ANALYSIS_FORMAT = "openfsgan-analysis"
 ANALYSIS_FORMAT_VERSION = 1
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "analyze", help="detect, track and measure faces in an image or video",
         description="Detect and track faces; write 68 2D landmarks, 3D landmarks and head pose "

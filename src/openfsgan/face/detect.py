@@ -12,7 +12,7 @@ import logging
 import math
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -87,7 +87,7 @@ class FaceDetector:
         self.config = config or DetectorConfig()
 
     @cached_property
-    def _dlib_detector(self):  # type: ignore[no-untyped-def]
+    def _dlib_detector(self) -> Any:
         import dlib
 
         if self.config.kind == "hog":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class LandmarkPredictor:
         self._model_path = model_path
 
     @cached_property
-    def _predictor(self):  # type: ignore[no-untyped-def]
+    def _predictor(self) -> Any:
         import dlib
 
         path = self._model_path

@@ -114,11 +114,11 @@ def solve_pose(landmarks: np.ndarray, width: int, height: int,
     object_points = np.ascontiguousarray(template, dtype=np.float64).reshape(-1, 1, 3)
     ok, rvec, tvec = cv2.solvePnP(object_points, image_points, camera_matrix(width, height),
                                   None, flags=cv2.SOLVEPNP_SQPNP)
-    if not ok:  # SQPnP succeeds on any non-degenerate 68-point set; keep the frontal pose
-        camera_rotation, tvec = np.eye(3), np.zeros((3, 1))
-    else:
-        camera_rotation = cv2.Rodrigues(rvec)[0]
-    translation = tvec.reshape(3)
+    camera_rotation: np.ndarray = np.eye(3)
+    translation: np.ndarray = np.zeros(3)
+    if ok:  # SQPnP succeeds on any non-degenerate 68-point set; else keep the frontal pose
+        camera_rotation = np.asarray(cv2.Rodrigues(rvec)[0], dtype=np.float64)
+        translation = np.asarray(tvec, dtype=np.float64).reshape(3)
     rotation = view_rotation(translation).T @ camera_rotation
     return PoseFit(rotation, camera_rotation, translation, euler_from_rotation(rotation))
 
