@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
     settings = WebSettings(
         data_dir=data_dir, max_upload_bytes=args.max_upload_mb * 1024 * 1024,
-        allowed_hosts=LOOPBACK_HOSTS if loopback else None)
+        allowed_hosts=(*LOOPBACK_HOSTS, args.host.strip("[]").lower()) if loopback else None)
     try:
         app = create_app(settings)
     except OSError as error:
