@@ -36,30 +36,41 @@ def _paste(canvas: np.ndarray, patch: np.ndarray, x: int, y: int) -> None:
 
 def make_clip(astronaut: np.ndarray, tracks: list[tuple[tuple[int, int], tuple[int, int]]],
               frames: int, size: tuple[int, int] = (420, 300), fps: float = 25.0,
-              tints: list[tuple[int, int, int]] | None = None) -> SyntheticClip:
-    """Copies of the astronaut's head moving linearly from ``start`` to ``end`` (crop top-left),
-    later copies drawn over earlier ones; ``tints`` permutes each copy's colour channels."""
+              tints: list[tuple[int, int, int]] | None = None,
+              scales: list[tuple[float, float]] | None = None) -> SyntheticClip:
+    """Copies of the astronaut's head moving linearly from ``start`` to ``end`` (crop top-left)
+    and zooming from ``scales[k][0]`` to ``scales[k][1]``, later copies drawn over earlier ones;
+    ``tints`` permutes each copy's colour channels."""
+    import cv2
+
     head = np.ascontiguousarray(astronaut[HEAD_CROP])
     tints = tints or [(0, 1, 2)] * len(tracks)
-    patches = [np.ascontiguousarray(head[:, :, list(t)]) for t in tints]
+    scales = scales or [(1.0, 1.0)] * len(tracks)
+    tinted = [np.ascontiguousarray(head[:, :, list(t)]) for t in tints]
     width, height = size
-    h, w = head.shape[:2]
     out, centres, visible = [], [], []
     for i in range(frames):
         t = i / max(frames - 1, 1)
         canvas = np.full((height, width, 3), 90, dtype=np.uint8)
-        positions = []
-        for (x0, y0), (x1, y1) in tracks:
+        positions, zooms, patches = [], [], []
+        for ((x0, y0), (x1, y1)), (s0, s1), patch in zip(tracks, scales, tinted, strict=True):
             positions.append((round(x0 + t * (x1 - x0)), round(y0 + t * (y1 - y0))))
+            zoom = s0 + t * (s1 - s0)
+            zooms.append(zoom)
+            patches.append(patch if zoom == 1.0 else cv2.resize(
+                patch, (round(patch.shape[1] * zoom), round(patch.shape[0] * zoom)),
+                interpolation=cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR))
         for patch, (x, y) in zip(patches, positions, strict=True):
             _paste(canvas, patch, x, y)
         frame_centres, frame_visible = [], []
         for k, (x, y) in enumerate(positions):
-            cx = x + (FACE_IN_CROP[0] + FACE_IN_CROP[2]) / 2
-            cy = y + (FACE_IN_CROP[1] + FACE_IN_CROP[3]) / 2
+            cx = x + zooms[k] * (FACE_IN_CROP[0] + FACE_IN_CROP[2]) / 2
+            cy = y + zooms[k] * (FACE_IN_CROP[1] + FACE_IN_CROP[3]) / 2
             frame_centres.append((cx, cy))
-            covered = any(abs(cx - (ox + w / 2)) < w / 2 + 5 and abs(cy - (oy + h / 2)) < h / 2 + 5
-                          for ox, oy in positions[k + 1:])
+            covered = any(abs(cx - (ox + p.shape[1] / 2)) < p.shape[1] / 2 + 5
+                          and abs(cy - (oy + p.shape[0] / 2)) < p.shape[0] / 2 + 5
+                          for (ox, oy), p in zip(positions[k + 1:], patches[k + 1:],
+                                                 strict=True))
             frame_visible.append(not covered)
         out.append(ClipFrame(i, i / fps, canvas))
         centres.append(frame_centres)
@@ -69,8 +80,8 @@ def make_clip(astronaut: np.ndarray, tracks: list[tuple[tuple[int, int], tuple[i
 
 @pytest.fixture(scope="session")
 def moving_face_clip(astronaut_rgb: np.ndarray) -> SyntheticClip:
-    """One face sliding right and down over 20 frames."""
-    return make_clip(astronaut_rgb, [((20, 20), (220, 110))], frames=20)
+    """One face sliding right and down over 20 frames while growing by 25 %."""
+    return make_clip(astronaut_rgb, [((20, 20), (200, 70))], frames=20, scales=[(1.0, 1.25)])
 
 
 @pytest.fixture(scope="session")

@@ -58,8 +58,10 @@ def test_moving_face_is_one_smooth_track(moving_face_clip) -> None:  # type: ign
         face = frame.faces[0]
         error = np.linalg.norm(face.landmarks.mean(axis=0) - np.array(centres[0]))
         assert error < 0.15 * face.inter_ocular + 4  # follows the motion (smoothing lag small)
+    growth = frames[-1].faces[0].inter_ocular / frames[0].faces[0].inter_ocular
+    assert 1.15 < growth < 1.35  # the clip zooms by 25 %
     yaws = np.array([f.faces[0].pose.yaw for f in frames])
-    assert yaws.std() < 3.0  # the face only translates: the pose stays put
+    assert yaws.std() < 3.0  # the photo only moves and zooms: the pose stays put
 
 
 def test_config_round_trip_digest_and_validation() -> None:
