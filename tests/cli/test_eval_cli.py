@@ -76,7 +76,7 @@ def test_eval_end_to_end_with_the_classic_swap(clip_dir: Path, tmp_path: Path) -
     assert by_id["ann_to_bob"]["status"] == "ok"
     assert by_id["ghost"]["status"] == "missing"
     assert report["protocol"]["watermark"] is False
-    assert (tmp_path / "out" / "report.md").read_text().count("| classic |") >= 1
+    assert "| classic (all) | 1 |" in (tmp_path / "out" / "report.md").read_text()
     assert (tmp_path / "out" / "report_pairs.png").stat().st_size > 0
     assert (tmp_path / "out" / "report_work" / "pairs" / "ann_to_bob" / "classic.mp4").exists()
     assert result.stdout == ""  # -q: nothing but errors
@@ -85,7 +85,7 @@ def test_eval_end_to_end_with_the_classic_swap(clip_dir: Path, tmp_path: Path) -
     assert again.returncode == 7
     resumed = _run(*args, "--resume", cwd=tmp_path, quiet=False)
     assert resumed.returncode == 0, resumed.stderr
-    assert "| classic | 1 |" in resumed.stdout
+    assert "| classic (cross) | 1 |" in resumed.stdout
     second = json.loads((tmp_path / "out" / "report.json").read_text())
     assert second["summary"] == report["summary"]
 

@@ -62,8 +62,9 @@ def test_aggregate_skips_missing_values() -> None:
     assert aggregate([None])["n"] == 0
 
 
-def _pair(pair_id: str, method: str, status: str, **metrics: float) -> dict:
-    return {"pair_id": pair_id, "method": method, "status": status, "kind": "cross",
+def _pair(pair_id: str, method: str, status: str, kind: str = "cross",
+          **metrics: float) -> dict:
+    return {"pair_id": pair_id, "method": method, "status": status, "kind": kind,
             "frames_scored": 4, "frames_total": 4, "metrics": metrics}
 
 
@@ -71,15 +72,22 @@ def test_summary_is_mean_of_pair_means_over_ok_pairs() -> None:
     results = [
         _pair("a", "classic", "ok", id_sim_source=0.9, pose_error_deg=2.0),
         _pair("b", "classic", "ok", id_sim_source=0.7, pose_error_deg=None),
+        _pair("s", "classic", "ok", "self", id_sim_source=1.0, ssim=0.9),
         _pair("c", "classic", "no_face"),
         _pair("a", "neural", "ok", id_sim_source=0.95),
     ]
     summary = summarize_methods(results)
     assert list(summary) == ["classic", "neural"]
-    assert summary["classic"]["pairs"] == 2
-    assert summary["classic"]["id_sim_source"]["mean"] == pytest.approx(0.8)
-    assert summary["classic"]["pose_error_deg"]["n"] == 1
-    assert set(METRIC_KEYS) <= set(summary["neural"])
+    assert list(summary["classic"]) == ["cross", "self", "all"]
+    cross = summary["classic"]["cross"]
+    assert cross["pairs"] == 2
+    assert cross["id_sim_source"]["mean"] == pytest.approx(0.8)
+    assert cross["pose_error_deg"]["n"] == 1
+    assert summary["classic"]["self"]["ssim"]["mean"] == pytest.approx(0.9)
+    assert summary["classic"]["all"]["pairs"] == 3
+    assert summary["classic"]["all"]["id_sim_source"]["mean"] == pytest.approx(0.8667, abs=1e-4)
+    assert list(summary["neural"]) == ["cross", "all"]
+    assert set(METRIC_KEYS) <= set(summary["neural"]["all"])
 
 
 def test_markdown_tables_and_json() -> None:
@@ -88,12 +96,13 @@ def test_markdown_tables_and_json() -> None:
     report = {"protocol": {"methods": ["classic"], "frames": 4, "seed": 0, "watermark": False},
               "notes": ["a note"], "summary": summarize_methods(results), "pairs": results}
     text = markdown_report(report)
-    assert "| classic | 1 |" in text
+    assert "| classic (cross) | 1 |" in text
+    assert "| classic (all) | 1 |" in text
     assert "50.0" in text  # retrieval shown in percent
     assert "missing: file not found" in text
     assert "a note" in text
     table = markdown_summary_table(report["summary"])
-    assert table.count("\n") == 2
+    assert table.count("\n") == 3  # header, rule, cross, all
     data = json.loads(to_json_text({"x": float("nan"), "y": np.float32(1.5), "z": np.arange(2)}))
     assert data == {"x": None, "y": 1.5, "z": [0, 1]}
     with pytest.raises(KeyError, match="valid"):

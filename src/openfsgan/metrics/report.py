@@ -52,7 +52,7 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("jitter_excess_pct", "jitter", "% IOD/frame", False, per_frame=False),
     MetricSpec("seam", "seam", "ratio", False),
     MetricSpec("seam_target", "seam of input frame", "ratio", False, reference=True),
-    MetricSpec("swap_fps", "swap fps", "fps", True, per_frame=False),
+    MetricSpec("swap_fps", "job fps", "fps", True, per_frame=False),
 )
 METRIC_KEYS = tuple(spec.key for spec in METRICS)
 
@@ -84,22 +84,37 @@ def aggregate(values: Iterable[Any]) -> dict[str, float | int | None]:
     }
 
 
-def summarize_methods(pair_results: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Overall figures per method from the ``ok`` pair results (mean of the pair means).
+PAIR_KINDS = ("cross", "self")
 
-    Each pair result has ``method``, ``status`` and ``metrics`` (key -> pair mean or None).
-    Returns ``{method: {"pairs": n_ok, metric_key: aggregate(...)}}``.
+
+def _summary_entry(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"pairs": len(results)}
+    for key in METRIC_KEYS:
+        entry[key] = aggregate(r["metrics"].get(key) for r in results)
+    return entry
+
+
+def summarize_methods(pair_results: Sequence[Mapping[str, Any]]
+                      ) -> dict[str, dict[str, dict[str, Any]]]:
+    """Overall figures per method and pair kind from the ``ok`` pair results.
+
+    Identity swaps (``cross``) and self-reenactment (``self``) answer different questions (ID
+    transfer vs fidelity to the real frame), so they are summarised apart, plus ``all``.
+    Each pair result has ``method``, ``kind``, ``status`` and ``metrics`` (key -> pair mean or
+    None). Returns ``{method: {kind: {"pairs": n_ok, metric_key: aggregate(...)}}}``.
     """
     by_method: dict[str, list[Mapping[str, Any]]] = {}
     for result in pair_results:
         if result.get("status") == "ok":
             by_method.setdefault(str(result["method"]), []).append(result)
-    summary: dict[str, dict[str, Any]] = {}
+    summary: dict[str, dict[str, dict[str, Any]]] = {}
     for method, results in sorted(by_method.items()):
-        entry: dict[str, Any] = {"pairs": len(results)}
-        for key in METRIC_KEYS:
-            entry[key] = aggregate(r["metrics"].get(key) for r in results)
-        summary[method] = entry
+        summary[method] = {}
+        for kind in PAIR_KINDS:
+            of_kind = [r for r in results if r.get("kind") == kind]
+            if of_kind:
+                summary[method][kind] = _summary_entry(of_kind)
+        summary[method]["all"] = _summary_entry(results)
     return summary
 
 
@@ -118,20 +133,23 @@ def _header(spec: MetricSpec) -> str:
     return f"{spec.label}{unit} {spec.arrow}".rstrip()
 
 
-def markdown_summary_table(summary: Mapping[str, Mapping[str, Any]]) -> str:
-    """One row per method: the mean over pairs of every metric (± std across pairs)."""
+def markdown_summary_table(summary: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
+    """One row per method and pair kind: the mean over pairs of every metric (± std across
+    pairs)."""
     lines = ["| method | pairs | " + " | ".join(_header(s) for s in METRICS) + " |",
              "|---|---:|" + "---:|" * len(METRICS)]
-    for method, entry in summary.items():
-        cells = []
-        for spec in METRICS:
-            stats = entry.get(spec.key) or {}
-            mean = stats.get("mean")
-            cell = _format(mean, spec)
-            if mean is not None and (stats.get("n") or 0) > 1 and stats.get("std") is not None:
-                cell += f" ± {_format(stats['std'], spec)}"
-            cells.append(cell)
-        lines.append(f"| {method} | {entry.get('pairs', 0)} | " + " | ".join(cells) + " |")
+    for method, kinds in summary.items():
+        for kind, entry in kinds.items():
+            cells = []
+            for spec in METRICS:
+                stats = entry.get(spec.key) or {}
+                mean = stats.get("mean")
+                cell = _format(mean, spec)
+                if mean is not None and (stats.get("n") or 0) > 1 and stats.get("std") is not None:
+                    cell += f" ± {_format(stats['std'], spec)}"
+                cells.append(cell)
+            lines.append(f"| {method} ({kind}) | {entry.get('pairs', 0)} | "
+                         + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
