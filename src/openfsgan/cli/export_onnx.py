@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export-onnx", help="export a trained generator to ONNX (with a parity check)",
         description="Export the generator of a training run (its latest checkpoint) or of a "

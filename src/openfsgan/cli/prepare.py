@@ -8,7 +8,7 @@ import logging
 log = logging.getLogger(__name__)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "prepare", help="build a training dataset from videos and photos",
         description="Analyse videos and photos once (faces, landmarks, 3D landmarks, pose), and "

@@ -10,7 +10,7 @@ log = logging.getLogger(__name__)
 STAGES = ("reenactment", "segmentation", "inpainting", "blending")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="train a generator (reenactment, segmentation, inpainting, blending)",
         description="Train one stage of FSGAN on a dataset made by `openfsgan prepare`. The run "

@@ -59,15 +59,15 @@ def _draw_shape(canvas: np.ndarray, box: tuple[int, int, int, int],
         cv2.fillConvexPoly(canvas, np.round(points).astype(np.int32), 1)
     elif kind == 2:  # thick stroke (hair strands, glasses arms)
         steps = int(rng.integers(2, 5))
-        points = [centre]
+        stroke = [centre]
         for _ in range(steps):
             angle = rng.uniform(0, 2 * np.pi)
             length = rng.uniform(0.1, 0.4) * min(width, height)
-            last = points[-1]
-            points.append((int(last[0] + length * np.cos(angle)),
+            last = stroke[-1]
+            stroke.append((int(last[0] + length * np.cos(angle)),
                            int(last[1] + length * np.sin(angle))))
         thickness = max(2, int(rng.uniform(0.04, 0.12) * min(width, height)))
-        cv2.polylines(canvas, [np.asarray(points, np.int32)], False, 1, thickness)
+        cv2.polylines(canvas, [np.asarray(stroke, np.int32)], False, 1, thickness)
     else:  # a side of the face cut by a line (what a turned source does not cover)
         angle = rng.uniform(0, 2 * np.pi)
         normal = np.array([np.cos(angle), np.sin(angle)])
@@ -98,7 +98,8 @@ def random_occlusion_mask(face: np.ndarray, rng: np.random.Generator,
     ys, xs = np.nonzero(face_u8)
     box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
     grow = int(config.face_growth * (box[2] - box[0])) * 2 + 1
-    allowed = cv2.dilate(face_u8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+    allowed = np.asarray(cv2.dilate(face_u8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                                       (grow, grow))), np.uint8)
     target = rng.uniform(config.min_coverage, config.max_coverage)
     canvas = np.zeros(shape, dtype=np.uint8)
     mask = canvas

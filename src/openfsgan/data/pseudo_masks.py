@@ -181,8 +181,8 @@ def _grabcut_foreground(rgb: np.ndarray, face: np.ndarray, region: np.ndarray,
     foreground_model = np.zeros((1, 65), np.float64)
     bgr = np.ascontiguousarray(rgb[..., ::-1])
     try:
-        cv2.grabCut(bgr, mask, None, background_model, foreground_model, iterations,
-                    cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(bgr, mask, (0, 0, 0, 0), background_model, foreground_model, iterations,
+                    cv2.GC_INIT_WITH_MASK)  # the rectangle is unused with a mask
     except cv2.error:  # a colour model without samples (e.g. a flat image): no evidence
         return region
     return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)

@@ -89,12 +89,13 @@ def _pose_landmarks(size: int, rng: np.random.Generator) -> tuple[np.ndarray, fl
     points[far_side, 0] = centre[0] + (points[far_side, 0] - centre[0]) * (1 - 0.3 * abs(turn))
     opening = float(rng.uniform(0.0, 0.06)) * width  # mouth: lower lip points go down
     lower_lip = [*range(55, 60), *range(65, 68)]
-    points[lower_lip, 1] += opening
+    points[lower_lip, 1] = points[lower_lip, 1] + opening
     points[[7, 8, 9], 1] += 0.5 * opening
     roll = float(rng.uniform(-10.0, 10.0))
     scale = float(rng.uniform(0.9, 1.05))
     shift = rng.uniform(-0.03, 0.03, size=2) * size
-    matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), -roll, scale)
+    matrix = np.asarray(cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), -roll,
+                                                scale), dtype=np.float64)
     matrix[:, 2] += shift
     points = points @ matrix[:, :2].T + matrix[:, 2]
     return points.astype(np.float32), yaw, roll

@@ -22,7 +22,7 @@ import random
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -47,7 +47,7 @@ def checkpoint_name(step: int) -> str:
 
 def capture_rng_state() -> dict[str, Any]:
     """The global RNG states (torch CPU and CUDA, NumPy, Python) as tensors and plain values."""
-    np_state = np.random.get_state()
+    np_state = cast(tuple[Any, ...], np.random.get_state(legacy=True))
     py_version, py_internal, py_gauss = random.getstate()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),

@@ -32,10 +32,11 @@ class ModelSpec(Config):
             config class when the training config is built).
     """
 
-    preset: str = "default"
+    # the field shadows Config.preset (a classmethod) on this class only; nothing calls it here
+    preset: str = "default"  # type: ignore[assignment]
     options: Any = None
 
-    def resolve(self, model_name: str) -> Config:
+    def build_config(self, model_name: str) -> Config:
         """The model's validated config object."""
         from openfsgan.models.registry import config_class
 
@@ -162,8 +163,8 @@ class TrainConfig(Config):
                        allow_zero=True)
         check_range(self, "seed", 0, 2**62)
         # validate the network options now, not after the data has loaded
-        generator = self.generator.resolve(self.stage)
-        self.discriminator.resolve("discriminator")
+        generator = self.generator.build_config(self.stage)
+        self.discriminator.build_config("discriminator")
         multiple = getattr(generator, "size_multiple", 1)
         if self.resolution % multiple:
             raise ConfigError(f"TrainConfig.resolution {self.resolution} must be a multiple of "

@@ -88,7 +88,11 @@ class Stage:
         raise NotImplementedError
 
     def previews(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Named ``[N, 3, H, W]`` image sets in ``[-1, 1]`` to log as grids (no gradients)."""
+        """Named ``[N, 3, H, W]`` image sets in ``[-1, 1]`` to log as grids (no gradients).
+
+        Called on the main process only: use the networks through ``unwrap`` (a DDP forward
+        on one process alone could wait for the others).
+        """
         return {}
 
     def preview_columns(self) -> int | None:
@@ -179,7 +183,7 @@ def _to_device(batch: Mapping[str, torch.Tensor], device: torch.device) -> Batch
 
 
 def _make_optimizers(stage: Stage, config: OptimizerConfig) -> dict[str, torch.optim.Optimizer]:
-    optimizers = {}
+    optimizers: dict[str, torch.optim.Optimizer] = {}
     for role in stage.trained_roles():
         params = [p for p in unwrap(stage.nets[role]).parameters() if p.requires_grad]
         optimizers[role] = torch.optim.Adam(params, lr=config.lr, betas=config.betas,
@@ -283,11 +287,15 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
         with self._autocast():
             losses = self.stage.step(batch, self.step)
-        total = sum(losses[o.loss].float() for o in self.stage.objectives)
+        total = torch.stack([losses[o.loss].float() for o in self.stage.objectives]).sum()
         if not torch.isfinite(total.detach()):
-            raise FloatingPointError(f"non-finite loss at step {self.step}: "
-                                     + ", ".join(f"{k}={float(v):.4g}" for k, v in losses.items()))
-        self.scaler.scale(total).backward()  # type: ignore[arg-type]
+            message = f"non-finite loss at step {self.step}: " + ", ".join(
+                f"{k}={float(v):.4g}" for k, v in losses.items())
+            if not self.amp:
+                raise FloatingPointError(message)
+            # float16 overflow: the gradient scaler skips this step and lowers its scale
+            log.warning("%s (mixed precision: step skipped)", message)
+        self.scaler.scale(total).backward()
         for optimizer in self.optimizers.values():
             self.scaler.step(optimizer)
         self.scaler.update()
@@ -296,19 +304,23 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """Mean losses over the first ``val_batches`` batches of the validation split."""
-        if self.val_set is None or len(self.val_set) < self.config.batch_size:  # type: ignore[arg-type]
+        if self.val_set is None:
+            return {}
+        val_set = self.val_set
+        # every process must run the same number of batches (collective operations)
+        if len(val_set) // self.context.world_size < self.config.batch_size:  # type: ignore[arg-type]
             return {}
         # validation must not change what training draws next
         rng = capture_rng_state()
         stage_state = self.stage.state_dict()
         for role in self.stage.trained_roles():
             self.stage.nets[role].eval()
-        sampler = ShardedSampler(len(self.val_set), self.config.seed,  # type: ignore[arg-type]
+        sampler = ShardedSampler(len(val_set), self.config.seed,  # type: ignore[arg-type]
                                  self.context, shuffle=False)
         sums: dict[str, float] = {}
         count = 0
         try:
-            for batch in _loader(self.val_set, sampler, self.config, self.device):
+            for batch in _loader(val_set, sampler, self.config, self.device):
                 with self._autocast():
                     losses = self.stage.step(_to_device(batch, self.device), self.step)
                 for key, value in losses.items():

@@ -75,17 +75,11 @@ def build_feature_net(kind: str, vgg_weights: str | Path | None = None) -> nn.Mo
     """The frozen feature network of the perceptual loss (None for ``none``)."""
     if kind == "none":
         return None
-    from openfsgan.nn import features
+    from openfsgan.nn.features import build_feature_network
 
-    if kind == "vgg19":
-        if vgg_weights is None:
-            raise ConfigError("losses.perceptual is vgg19 but no weights were given; pass "
-                              "--vgg-weights PATH (torchvision's vgg19 state dict) or use dlib")
-        net: nn.Module = features.VGG19Features(vgg_weights)
-    elif kind == "dlib":
-        net = features.DlibFaceFeatures()
-    else:
+    if kind not in ("dlib", "vgg19"):
         raise ConfigError(f"unknown perceptual network {kind!r}; valid: dlib, vgg19, none")
+    net = build_feature_network(kind, vgg_weights if kind == "vgg19" else None)  # type: ignore[arg-type]
     net.eval()
     for parameter in net.parameters():
         parameter.requires_grad_(False)
@@ -107,10 +101,11 @@ class _GeneratorStage(Stage):
         self.config = config
         self.losses = config.losses
         self.role = GENERATOR_ROLES[config.stage]
-        self.nets[self.role] = build_model(config.stage, config.generator.resolve(config.stage))
+        self.nets[self.role] = build_model(config.stage,
+                                           config.generator.build_config(config.stage))
         if config.uses_discriminator:
             self.nets[DISCRIMINATOR] = build_model(
-                "discriminator", config.discriminator.resolve("discriminator"))
+                "discriminator", config.discriminator.build_config("discriminator"))
             self.objectives = (Objective("generator", (self.role,)),
                                Objective("discriminator", (DISCRIMINATOR,)))
         else:
@@ -173,8 +168,9 @@ class ReenactmentStage(_GeneratorStage):
                                   self.config.augment if augment else None,
                                   stepwise_steps=self.losses.stepwise_steps)
 
-    def _reenact(self, batch: Batch) -> tuple[Any, torch.Tensor | None]:
-        generator = self.nets[self.role]
+    def _reenact(self, batch: Batch, generator: nn.Module | None = None
+                 ) -> tuple[Any, torch.Tensor | None]:
+        generator = generator or self.nets[self.role]
         source = batch["source_image"]
         target_heatmaps = self.heatmaps(batch["target_landmarks"])
         path = batch["intermediate_landmarks"]
@@ -213,7 +209,7 @@ class ReenactmentStage(_GeneratorStage):
     def previews(self, batch: Batch) -> dict[str, torch.Tensor]:
         count = min(batch["source_image"].shape[0], 4)
         small = {k: v[:count] for k, v in batch.items()}
-        direct, stepwise = self._reenact(small)
+        direct, stepwise = self._reenact(small, unwrap(self.nets[self.role]))
         rows = [small["source_image"], small["target_image"], direct.image.float()]
         if stepwise is not None:
             rows.append(stepwise.float())
@@ -274,7 +270,7 @@ class SegmentationStage(_GeneratorStage):
     def previews(self, batch: Batch) -> dict[str, torch.Tensor]:
         image, labels = self._inputs(batch)
         count = min(image.shape[0], 4)
-        predicted = self.nets[self.role](image[:count]).argmax(1)
+        predicted = unwrap(self.nets[self.role])(image[:count]).argmax(1)
         return {"segmentation": torch.cat([image[:count], _labels_to_image(labels[:count]),
                                            _labels_to_image(predicted)])}
 
@@ -303,7 +299,7 @@ class InpaintingStage(_GeneratorStage):
     def previews(self, batch: Batch) -> dict[str, torch.Tensor]:
         count = min(batch["image"].shape[0], 4)
         image, mask = batch["image"][:count], batch["mask"][:count]
-        filled = self.nets[self.role](image, mask).float()
+        filled = unwrap(self.nets[self.role])(image, mask).float()
         return {"inpainting": torch.cat([image, image * (1 - mask), filled])}
 
 
@@ -334,7 +330,7 @@ class BlendingStage(_GeneratorStage):
         count = min(batch["target"].shape[0], 4)
         target, reenacted, mask = (batch[k][:count] for k in ("target", "reenacted", "mask"))
         poisson = poisson_blend_target(reenacted.float(), target.float(), mask.float())
-        blended = self.nets[self.role](reenacted, target, mask).float()
+        blended = unwrap(self.nets[self.role])(reenacted, target, mask).float()
         naive = reenacted * mask + target * (1 - mask)
         return {"blending": torch.cat([target, naive, poisson, blended])}
 
