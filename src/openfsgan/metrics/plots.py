@@ -55,6 +55,7 @@ def plot_pair_bars(pairs: Sequence[Mapping[str, Any]], path: str | os.PathLike[s
     x = np.arange(len(pair_ids))
     for axis, key in zip(axes[:, 0], BAR_METRICS, strict=True):
         scale = 100.0 if metric_spec(key).percent else 1.0
+        plotted: list[float] = []
         for m, method in enumerate(methods):
             values = []
             for pair_id in pair_ids:
@@ -63,7 +64,10 @@ def plot_pair_bars(pairs: Sequence[Mapping[str, Any]], path: str | os.PathLike[s
                 value = (found or {}).get("metrics", {}).get(key)
                 values.append(np.nan if value is None else scale * value)
             axis.bar(x + (m - (len(methods) - 1) / 2) * width, values, width, label=method)
+            plotted += [v for v in values if np.isfinite(v)]
         axis.set_title(_title(key), fontsize=9)
+        if metric_spec(key).unit == "cos" and plotted:  # descriptor cosines sit near 1
+            axis.set_ylim(max(0.0, min(plotted) - 0.05), 1.0)
         axis.set_xticks(x)
         axis.set_xticklabels(pair_ids if key == BAR_METRICS[-1] else [], rotation=60,
                              ha="right", fontsize=7)
