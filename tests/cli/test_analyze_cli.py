@@ -140,8 +140,6 @@ def test_bad_inputs_fail_cleanly(media: dict[str, Path], tmp_path: Path) -> None
         assert_clean_failure(result, code, out_dir, before)
 
 
-@pytest.mark.xfail(strict=True, reason="OpenCV's libpng prints its own warning line to stderr "
-                   "inside io.media.read_image before the clean error")
 def test_truncated_image_fails_cleanly(media: dict[str, Path], tmp_path: Path) -> None:
     image_bytes = media["image"].read_bytes()
     truncated = tmp_path / "truncated.png"

@@ -105,3 +105,24 @@ def test_writer_keeps_odd_sizes(tmp_path: Path) -> None:
             writer.write(np.full((31, 33, 3), value, np.uint8))
     info = media.probe(out)
     assert (info.width, info.height, info.frame_count) == (33, 31, 2)
+
+
+def test_png_under_a_video_name_is_an_image(tmp_path: Path, astronaut_rgb: np.ndarray) -> None:
+    png = media.write_image(tmp_path / "a.png", astronaut_rgb)
+    disguised = tmp_path / "a.mp4"
+    disguised.write_bytes(png.read_bytes())
+    info = media.probe(disguised)
+    assert not info.is_video and info.frame_count == 1
+
+
+def test_truncated_image_is_invalid(tmp_path: Path, astronaut_rgb: np.ndarray) -> None:
+    data = media.write_image(tmp_path / "a.png", astronaut_rgb).read_bytes()
+    truncated = tmp_path / "t.png"
+    truncated.write_bytes(data[: len(data) // 3])
+    with pytest.raises(InvalidInputError, match="truncated"):
+        media.read_image(truncated)
+
+
+def test_frame_count_matches_decoded_frames(synthetic_video: Path) -> None:
+    # the count promised by probe() is what iter_frames() yields (edit lists aside)
+    assert media.probe(synthetic_video).frame_count == len(list(media.iter_frames(synthetic_video)))

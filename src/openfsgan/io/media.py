@@ -90,18 +90,23 @@ def _check_image_size(path: Path, width: int, height: int) -> None:
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Decode a still image to RGB ``uint8 [H, W, 3]`` (greyscale and alpha are converted)."""
-    import cv2
+    """Decode a still image to RGB ``uint8 [H, W, 3]`` (greyscale and alpha are converted).
+
+    EXIF orientation is applied, so a phone photo comes out upright.
+    """
+    from PIL import Image, ImageOps
 
     p = Path(path)
     _check_readable_file(p)
     width, height = _image_size(p)
     _check_image_size(p, width, height)
-    data = np.fromfile(p, dtype=np.uint8)
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise InvalidInputError(f"image could not be decoded (truncated or corrupt?): {p}")
-    return np.ascontiguousarray(bgr[:, :, ::-1])
+    try:
+        with Image.open(p) as image:
+            upright = ImageOps.exif_transpose(image)
+            return np.asarray(upright.convert("RGB"), dtype=np.uint8).copy()
+    except Exception as error:  # PIL raises OSError, SyntaxError, ValueError... for bad files
+        raise InvalidInputError(
+            f"image could not be decoded (truncated or corrupt?): {p}") from error
 
 
 def _open_container(path: Path) -> Any:
@@ -113,12 +118,26 @@ def _open_container(path: Path) -> Any:
         raise InvalidInputError(f"not a readable image or video: {path}") from error
 
 
-def _count_video_packets(container: Any, stream: Any) -> int:
+def _count_presented_frames(container: Any, stream: Any) -> int:
+    """Frames a decoder will output: packets inside the stream's presentation interval.
+
+    The header's frame count is not used: an MP4 edit list can hide packets (before the start or
+    past the end) that decoders drop, and those would otherwise be promised as frames.
+    """
+    start = stream.start_time if stream.start_time is not None else 0
+    end = start + stream.duration if stream.duration else None
     count = 0
     for packet in container.demux(stream):
-        if packet.size:
+        if not packet.size:
+            continue
+        if packet.pts is None or (packet.pts >= start and (end is None or packet.pts < end)):
             count += 1
     return count
+
+
+def _is_still_image_format(format_name: str) -> bool:
+    """FFmpeg's demuxers for single images: ``image2`` and the ``*_pipe`` family."""
+    return format_name == "image2" or format_name.endswith("_pipe")
 
 
 def probe(path: str | os.PathLike[str]) -> MediaInfo:
@@ -143,15 +162,13 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
             raise InvalidInputError(f"video has no valid frame size: {p}")
         has_audio = bool(container.streams.audio)
         fps = Fraction(stream.average_rate or stream.guessed_rate or 0)
-        frames = int(stream.frames or 0)
-        codec = stream.codec_context.name
-        if codec in {"png", "mjpeg", "bmp", "tiff", "webp"} and frames <= 1 and not fps:
+        if _is_still_image_format(container.format.name):
+            # an image under a video-like name (e.g. a PNG saved as .mp4)
             _check_image_size(p, width, height)
             return MediaInfo(str(p), False, width, height, 1, Fraction(0))
         if width * height > MAX_VIDEO_PIXELS:
             raise InputTooLargeError(f"video frames are too large ({width}x{height}): {p}")
-        if frames <= 0:
-            frames = _count_video_packets(container, stream)
+        frames = _count_presented_frames(container, stream)
         if frames <= 0:
             raise InvalidInputError(f"video has no frames: {p}")
         if not fps:
