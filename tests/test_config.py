@@ -95,3 +95,16 @@ def test_load_yaml_errors(tmp_path):
         load_yaml(tmp_path / "list.yaml")
     (tmp_path / "empty.yaml").write_text("")
     assert load_yaml(tmp_path / "empty.yaml") == {}
+
+
+@dataclass(frozen=True)
+class PairConfig(Config):
+    betas: tuple[float, float] = (0.5, 0.999)
+
+
+def test_fixed_length_tuples_load_from_lists():
+    assert PairConfig.from_dict({"betas": [0, 0.9]}).betas == (0.0, 0.9)
+    with pytest.raises(ConfigError, match="must have 2 items"):
+        PairConfig.from_dict({"betas": [0.1]})
+    with pytest.raises(ConfigError, match=r"betas\[1\] must be a number"):
+        PairConfig.from_dict({"betas": [0.1, "x"]})
