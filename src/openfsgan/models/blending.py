@@ -6,7 +6,7 @@ terms. The Poisson solution equals the naive paste plus a smooth correction insi
 the network predicts exactly that correction and starts (zero-initialised) as the naive paste::
 
     naive = reenacted * mask + target * (1 - mask)
-    image = clamp(naive + mask * 2 tanh(G(naive, target, mask)), -1, 1)
+    image = clamp(naive + mask * 2 tanh(G(naive, target * (1 - mask), mask)), -1, 1)
 """
 
 from __future__ import annotations
@@ -56,6 +56,10 @@ class BlendingGenerator(nn.Module):
                                                  "reenacted")
         assert_shape(target, (batch, 3, height, width), "target")
         assert_shape(mask, (batch, 1, height, width), "mask")
-        naive = reenacted * mask + target * (1.0 - mask)
-        correction = 2.0 * torch.tanh(self.head(self.backbone(naive, target, mask)))
+        # The network never sees the target's own pixels under the mask: in training the face
+        # there is the ground truth of the recoloured face it must blend back, and copying it
+        # would be a shortcut that does not exist at swap time.
+        surroundings = target * (1.0 - mask)
+        naive = reenacted * mask + surroundings
+        correction = 2.0 * torch.tanh(self.head(self.backbone(naive, surroundings, mask)))
         return torch.clamp(naive + mask * correction, -1.0, 1.0)
