@@ -20,7 +20,7 @@ largest statistic seen against the threshold.
 
 Usage::
 
-    python benchmarks/watermark.py [--seconds 3] [--max-videos N] [--max-photos N]
+    python benchmarks/watermark.py [VIDEO ...] [--seconds 3] [--max-videos N] [--max-photos N]
 """
 
 from __future__ import annotations
@@ -166,11 +166,13 @@ def main() -> int:
 
     cv2.setNumThreads(1)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("videos", nargs="*", type=Path,
+                        help="videos to use (default: every .mp4 under the shared data)")
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per video")
     parser.add_argument("--max-videos", type=int, default=None)
     parser.add_argument("--max-photos", type=int, default=120)
     args = parser.parse_args()
-    videos = sorted(SHARED.glob("**/*.mp4"))[: args.max_videos]
+    videos = (args.videos or sorted(SHARED.glob("**/*.mp4")))[: args.max_videos]
     if not videos:
         print(f"shared videos not found under {SHARED}: nothing to measure (set "
               "OPENFSGAN_SHARED_FACES)", file=sys.stderr)
@@ -220,7 +222,7 @@ def main() -> int:
             detection = detect_timed(window)
             null_z.append(detection.z)
             null_found += int(detection.found)
-        name = str(video.relative_to(SHARED))
+        name = str(video.relative_to(SHARED)) if video.is_relative_to(SHARED) else video.name
         per_video.append((name, f"{width}x{height} @ {fps:.0f}", row))
         print(f"{name}: {row}", file=sys.stderr, flush=True)
 

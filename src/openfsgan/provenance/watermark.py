@@ -288,7 +288,9 @@ class WatermarkEmbedder:
         self._pattern = np.zeros((0, 0), np.float32)
         self._pattern_rms = 1.0
         self._delta = np.zeros((0, 0), np.float32)
-        self._delta3 = np.zeros((0, 0, 3), np.float32)
+        self._part = np.zeros((0, 0), np.float32)
+        self._raise = np.zeros((0, 0), np.uint8)
+        self._lower = np.zeros((0, 0), np.uint8)
 
     def _prepare(self, height: int, width: int) -> None:
         """Pattern and work buffers for one frame size (reused: no per-frame allocations)."""
@@ -298,7 +300,9 @@ class WatermarkEmbedder:
         self._pattern = chip_pattern(self._tile, height, width, cell_px)
         self._pattern_rms = float(np.sqrt(np.mean(self._pattern**2)))
         self._delta = np.empty((height, width), np.float32)
-        self._delta3 = np.empty((height, width, 3), np.float32)
+        self._part = np.empty((height, width), np.float32)
+        self._raise = np.empty((height, width), np.uint8)
+        self._lower = np.empty((height, width), np.uint8)
         self._size = (height, width)
 
     def strength_map(self, rgb: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -330,9 +334,16 @@ class WatermarkEmbedder:
         delta = cv2.resize(strength.astype(np.float32), (width, height), dst=self._delta,
                            interpolation=cv2.INTER_LINEAR)
         np.multiply(delta, self._pattern, out=delta)
+        # rounded positive and negative parts as uint8: two saturating adds are exactly
+        # clip(rgb + round(delta)) and move far less memory than a float RGB add
+        part = self._part
+        cv2.threshold(delta, 0.0, 0.0, cv2.THRESH_TOZERO, dst=part)
+        raise_by = cv2.convertScaleAbs(part, dst=self._raise)
+        cv2.threshold(delta, 0.0, 0.0, cv2.THRESH_TOZERO_INV, dst=part)
+        lower_by = cv2.convertScaleAbs(part, dst=self._lower)
         # the same offset on R, G and B changes luma only (BT.601/709 weights sum to 1)
-        delta3 = cv2.merge([delta, delta, delta], dst=self._delta3)
-        return cv2.add(rgb, delta3, dtype=cv2.CV_8U)
+        out = cv2.add(rgb, cv2.cvtColor(raise_by, cv2.COLOR_GRAY2RGB))
+        return cv2.subtract(out, cv2.cvtColor(lower_by, cv2.COLOR_GRAY2RGB), dst=out)
 
 
 @dataclass(frozen=True)
@@ -453,7 +464,10 @@ class WatermarkDetector:
             rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         cell_px = self.config.cell_size_px(height, width) * self._analysis_scale
         residual = whitened_luma(rgb, cell_px)
-        self._sum = residual if self._sum is None else self._sum + residual
+        if self._sum is None:
+            self._sum = residual
+        else:
+            self._sum += residual
         self.frames += 1
 
     def result(self) -> Detection:
