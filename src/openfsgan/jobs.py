@@ -55,6 +55,7 @@ from openfsgan.pipelines.classic import (
     SourceView,
     TemporalState,
     make_source_view,
+    open_eyed,
     sharpness,
 )
 from openfsgan.pipelines.reenact import ReenactConfig, ReenactSource, reenact_face
@@ -409,6 +410,9 @@ def load_source_appearance(path: Path, face_index: int | None, analyzer: FaceAna
         views.append(make_source_view(rgb, face, config))
     else:
         return _video_source_appearance(path, face_index, analyzer, config, use_cache)
+    if len(views) > 1:
+        keep = open_eyed([view.landmarks for view in views])
+        views = [view for view, ok in zip(views, keep, strict=True) if ok]
     priority = np.array([sharpness(view.crop) for view in views])
     return SourceAppearance.from_views(views, config.min_view_distance_deg, priority)
 
@@ -427,6 +431,10 @@ def _video_source_appearance(path: Path, face_index: int | None, analyzer: FaceA
     if not chosen:
         what = "no face" if face_index is None else f"no face number {face_index}"
         raise NoFaceError(f"{what} found in the source video {path}")
+    # blinking frames make poor views: left out (unless every frame blinks)
+    keep = open_eyed([chosen[i].landmarks for i in sorted(chosen)])
+    if keep.any():
+        chosen = {i: chosen[i] for i, ok in zip(sorted(chosen), keep, strict=True) if ok}
     indices = sorted(chosen)
     scores = np.zeros(len(indices))
     position = {frame_index: i for i, frame_index in enumerate(indices)}

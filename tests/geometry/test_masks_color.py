@@ -18,6 +18,8 @@ from openfsgan.geometry.masks import (
     face_mask,
     face_outline,
     hard_face_mask,
+    skin_likelihood,
+    skin_region,
 )
 
 SIZE = 128
@@ -49,6 +51,28 @@ def test_mask_is_feathered_and_configurable() -> None:
         MaskConfig(brow_raise=-1.0)
 
 
+def test_skin_region_and_forehead_gate() -> None:
+    landmarks = canonical_landmarks(SIZE)
+    skin = skin_region(landmarks, (SIZE, SIZE))
+    nose_x, nose_y = np.round(landmarks[30]).astype(int)
+    eye_x, eye_y = np.round(landmarks[37:39].mean(axis=0)).astype(int)
+    assert skin[nose_y, nose_x] and not skin[eye_y, eye_x]
+    # skin-coloured face with a dark fringe over the left half of the forehead
+    lab = np.zeros((SIZE, SIZE, 3), np.float32)
+    lab[...] = (65.0, 15.0, 18.0)
+    lab += np.random.default_rng(0).normal(0, 1.5, lab.shape).astype(np.float32)
+    brow_y = int(landmarks[17:27, 1].min())
+    lab[: brow_y - 2, : SIZE // 2] = (20.0, 2.0, 5.0)
+    likelihood = skin_likelihood(lab, skin)
+    assert likelihood[nose_y, nose_x] == 1.0 and likelihood[brow_y - 6, 10] == 0.0
+    gated = face_mask(landmarks, (SIZE, SIZE), forehead_gate=likelihood)
+    plain = face_mask(landmarks, (SIZE, SIZE))
+    left, right = SIZE // 2 - 14, SIZE // 2 + 14
+    assert plain[brow_y - 4, left] > 0.5 and gated[brow_y - 4, left] < 0.5
+    assert gated[brow_y - 4, right] > 0.5  # the skin half of the forehead stays
+    assert gated[nose_y, nose_x] > 0.95
+
+
 def test_mask_smoother_damps_jitter() -> None:
     smoother = MaskSmoother(momentum=0.5)
     first = smoother(np.zeros((4, 4)))
@@ -66,11 +90,15 @@ def test_color_transfer_matches_the_target_statistics_inside_the_mask() -> None:
     target = _patch((90, 70, 60), 20.0, 1)
     mask = np.zeros((48, 48), bool)
     mask[8:40, 8:40] = True
-    result = match_color(source, target, mask)
+    result = match_color(source, target, mask, max_gain=3.0)
     got = masked_stats(rgb_to_lab(result), mask)
     want = masked_stats(rgb_to_lab(target), mask)
     np.testing.assert_allclose(got.mean, want.mean, atol=1.5)
     np.testing.assert_allclose(got.std, want.std, rtol=0.15)
+    # the contrast gain is bounded: std can grow at most 1.5x by default
+    bounded = masked_stats(rgb_to_lab(match_color(source, target, mask)), mask)
+    source_std = masked_stats(rgb_to_lab(source), mask).std
+    assert (bounded.std <= 1.5 * source_std * 1.1).all()
     assert np.array_equal(match_color(source, target, np.zeros((48, 48), bool)), source)
 
 

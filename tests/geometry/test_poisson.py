@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from openfsgan.geometry.poisson import (
+    boundary_ring,
+    clip_boundary,
     laplace_system,
     laplacian,
     poisson_blend,
@@ -95,6 +97,23 @@ def test_close_to_opencv_seamless_clone() -> None:
         assert difference.mean() < 2.0 and difference.max() <= 6
     # both are far from a plain paste of the source
     assert np.abs(source - opencv)[core].mean() > 10.0
+
+
+def test_robust_boundary_clips_outlying_boundary_values() -> None:
+    source = np.full((SIZE, SIZE), 100.0, np.float32)
+    target = np.full((SIZE, SIZE), 120.0, np.float32)
+    mask = _disc()
+    ring = boundary_ring(mask > 0)
+    ys, xs = np.nonzero(ring)
+    target[ys[:6], xs[:6]] = 0.0  # a dark strand of hair crossing the outline
+    plain = poisson_blend(source, target, mask)
+    robust = poisson_blend(source, target, mask, boundary_clip=2.5)
+    inside = mask > 0
+    # the plain solution darkens the region near the strand, the robust one does not
+    # (the strand's values are clipped to the 2-grey-level floor of the spread: 120 - 5)
+    assert plain[inside].min() < 90.0
+    assert robust[inside].min() > 114.0 and np.median(robust[inside]) > 119.5
+    assert clip_boundary(np.zeros((4, 4, 1)), np.zeros((4, 4), bool), 1.0).shape == (4, 4, 1)
 
 
 def test_grayscale_empty_mask_and_border_mask() -> None:

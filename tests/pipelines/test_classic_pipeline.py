@@ -15,7 +15,9 @@ from openfsgan.pipelines.classic import (
     SourceAppearance,
     SourceView,
     TemporalState,
+    eye_openness,
     make_source_view,
+    open_eyed,
 )
 from openfsgan.pipelines.reenact import (
     ReenactConfig,
@@ -79,6 +81,17 @@ def test_source_appearance_fuses_views_and_blends_three() -> None:
     # at a view's own pose that view alone is used; tiny weights are dropped
     only = source.select(EulerAngles(20, -10, 0), min_weight=0.05)
     assert len(only) == 1 and only[0][1] == pytest.approx(1.0)
+
+
+def test_blinking_views_are_recognised() -> None:
+    open_points = canonical_landmarks(96)
+    shut = open_points.copy()
+    for upper, lower in ((37, 41), (38, 40), (43, 47), (44, 46)):
+        middle = (shut[upper] + shut[lower]) / 2
+        shut[upper] = shut[lower] = middle
+    assert eye_openness(shut) < 0.02 < 0.2 < eye_openness(open_points)
+    np.testing.assert_array_equal(open_eyed([open_points, shut, open_points]),
+                                  [True, False, True])
 
 
 def test_swapping_a_face_with_itself_changes_little() -> None:

@@ -63,7 +63,8 @@ def transfer_stats(lab: np.ndarray, source: ColorStats, target: ColorStats,
 
 
 def match_color(source_rgb: np.ndarray, target_rgb: np.ndarray, mask: np.ndarray,
-                smoother: ColorStatsSmoother | None = None) -> np.ndarray:
+                smoother: ColorStatsSmoother | None = None, max_gain: float = 1.5
+                ) -> np.ndarray:
     """Recolour ``source_rgb`` so that, inside ``mask``, it has the target's Lab statistics.
 
     Args:
@@ -71,6 +72,8 @@ def match_color(source_rgb: np.ndarray, target_rgb: np.ndarray, mask: np.ndarray
         target_rgb: ``[H, W, 3]`` uint8 (the target face crop, same frame).
         mask: ``[H, W]`` boolean or soft mask (> 0.5 counts) of the face region.
         smoother: temporal smoother of the statistics (video); ``None`` for a single image.
+        max_gain: bound of the contrast change (a face lit harder than the other must not
+            have its shadows doubled).
 
     Returns:
         ``[H, W, 3]`` uint8 recoloured source (the whole crop, so blending sees a consistent
@@ -79,12 +82,20 @@ def match_color(source_rgb: np.ndarray, target_rgb: np.ndarray, mask: np.ndarray
     region = np.asarray(mask) > 0.5 if mask.dtype != bool else mask
     if not region.any():
         return source_rgb.copy()
-    source_lab = rgb_to_lab(source_rgb)
+    return match_color_lab(rgb_to_lab(source_rgb), rgb_to_lab(target_rgb), region, smoother,
+                           max_gain)
+
+
+def match_color_lab(source_lab: np.ndarray, target_lab: np.ndarray, region: np.ndarray,
+                    smoother: ColorStatsSmoother | None = None,
+                    max_gain: float = 1.5) -> np.ndarray:
+    """:func:`match_color` on images already in Lab (``region`` boolean, non-empty);
+    returns uint8 RGB."""
     source_stats = masked_stats(source_lab, region)
-    target_stats = masked_stats(rgb_to_lab(target_rgb), region)
+    target_stats = masked_stats(target_lab, region)
     if smoother is not None:
         source_stats, target_stats = smoother(source_stats, target_stats)
-    return lab_to_rgb(transfer_stats(source_lab, source_stats, target_stats))
+    return lab_to_rgb(transfer_stats(source_lab, source_stats, target_stats, max_gain))
 
 
 class ColorStatsSmoother:

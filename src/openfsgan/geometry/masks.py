@@ -28,14 +28,17 @@ class MaskConfig:
             distance (0.25 covers the lower forehead without reaching the hair on most faces).
         erode_fraction: inward shrink of the hull, as a fraction of the face width.
         feather_fraction: Gaussian feather sigma, as a fraction of the face width.
+        outline_fraction: width of the outline band an ``outline_gate`` applies to, as a
+            fraction of the face width.
     """
 
     brow_raise: float = 0.22
     erode_fraction: float = 0.02
     feather_fraction: float = 0.035
+    outline_fraction: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("brow_raise", "erode_fraction", "feather_fraction"):
+        for name in ("brow_raise", "erode_fraction", "feather_fraction", "outline_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
@@ -60,15 +63,33 @@ def hard_face_mask(landmarks: np.ndarray, shape: tuple[int, int],
 
 
 def face_mask(landmarks: np.ndarray, shape: tuple[int, int],
-              config: MaskConfig = MaskConfig()) -> np.ndarray:
+              config: MaskConfig = MaskConfig(),
+              forehead_gate: np.ndarray | None = None,
+              outline_gate: np.ndarray | None = None) -> np.ndarray:
     """Feathered face mask, float32 ``[H, W]`` in ``[0, 1]``.
 
     The hull is eroded by ``erode_fraction`` and blurred by ``feather_fraction`` of the face
     width, so the mask reaches 1 well inside the face and 0 at (about) the jaw line.
+
+    Args:
+        landmarks: ``[68, 2]`` pixels.
+        shape: ``(height, width)`` of the mask.
+        config: mask settings.
+        forehead_gate: optional ``[H, W]`` weight in ``[0, 1]``; the forehead band above the
+            eyebrows is kept only where it is >= 0.5 (e.g. skin on both faces, so a fringe of
+            hair is neither pasted nor painted over).
+        outline_gate: optional ``[H, W]`` weight; the band along the rest of the outline
+            (``outline_fraction`` of the face width) is kept only where it is >= 0.5 (e.g. the
+            target's skin, so that background or hair seen inside the jaw line is not replaced
+            and never becomes the blending boundary).
     """
     pts = np.asarray(landmarks, dtype=np.float32)
     face_width = float(np.linalg.norm(pts[16] - pts[0]))
     mask = hard_face_mask(pts, shape, config.brow_raise)
+    if forehead_gate is not None:
+        mask = _gate_forehead(mask, pts, shape, forehead_gate, face_width)
+    if outline_gate is not None:
+        mask = _gate_outline(mask, outline_gate, config.outline_fraction * face_width)
     erode_px = round(config.erode_fraction * face_width)
     if erode_px > 0:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode_px + 1,) * 2)
@@ -89,6 +110,63 @@ def border_window(size: int, feather_fraction: float = 0.08) -> np.ndarray:
     ramp = max(1, round(feather_fraction * size))
     profile = np.clip(np.minimum(np.arange(size), np.arange(size)[::-1]) / ramp, 0.0, 1.0)
     return np.outer(profile, profile).astype(np.float32)
+
+
+def _gate_forehead(mask: np.ndarray, landmarks: np.ndarray, shape: tuple[int, int],
+                   gate: np.ndarray, face_width: float) -> np.ndarray:
+    core = hard_face_mask(landmarks, shape, brow_raise=0.04)
+    band = (mask > 127) & (core == 0) & (np.asarray(gate) >= 0.5)
+    # drop specks and fill pin holes: the band must be one smooth piece above the brows
+    size = max(3, 2 * round(0.02 * face_width) + 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    band_u8 = cv2.morphologyEx(band.astype(np.uint8) * 255, cv2.MORPH_OPEN, kernel)
+    gated = np.maximum(core, band_u8)
+    return cv2.morphologyEx(gated, cv2.MORPH_CLOSE, kernel)
+
+
+def _gate_outline(mask: np.ndarray, gate: np.ndarray, band_px: float) -> np.ndarray:
+    radius = max(1, round(band_px))
+    core = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2))
+    band = (mask > 127) & (core == 0) & (np.asarray(gate) >= 0.5)
+    size = max(3, 2 * round(band_px / 4) + 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    band_u8 = cv2.morphologyEx(band.astype(np.uint8) * 255, cv2.MORPH_OPEN, kernel)
+    return cv2.morphologyEx(np.maximum(core, band_u8), cv2.MORPH_CLOSE, kernel)
+
+
+def skin_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean ``[H, W]``: cheeks, nose and chin (inside the jaw, below the eyes, without the
+    eyes and mouth): where a face shows skin, for colour statistics and skin models."""
+    pts = np.asarray(landmarks, dtype=np.float32)
+    if pts.shape != (NUM_LANDMARKS, 2):
+        raise ValueError(f"expected [{NUM_LANDMARKS}, 2] landmarks, got {pts.shape}")
+    region = np.zeros(shape, np.uint8)
+    outline = np.concatenate([pts[1:16], pts[[28]]])
+    cv2.fillConvexPoly(region, np.round(cv2.convexHull(outline) * 16).astype(np.int32), 1,
+                       lineType=cv2.LINE_8, shift=4)
+    holes = np.zeros(shape, np.uint8)
+    for part in (pts[36:42], pts[42:48], pts[48:60]):
+        cv2.fillConvexPoly(holes, np.round(cv2.convexHull(part) * 16).astype(np.int32), 1,
+                           lineType=cv2.LINE_8, shift=4)
+    grow = max(1, round(0.06 * float(np.linalg.norm(pts[45] - pts[36]))))
+    holes = cv2.dilate(holes, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
+    return (region > 0) & (holes == 0)
+
+
+def skin_likelihood(lab: np.ndarray, skin: np.ndarray, max_distance: float = 2.5) -> np.ndarray:
+    """How skin-like each pixel is, float32 ``[H, W]`` in ``[0, 1]``.
+
+    A diagonal Gaussian of the Lab values inside ``skin`` (see :func:`skin_region`); 1 within
+    ``max_distance`` standard deviations, falling to 0 one deviation further. Hair, glasses and
+    eyebrows on a forehead fall outside it.
+    """
+    values = lab[np.asarray(skin, dtype=bool)]
+    if len(values) < 16:
+        return np.ones(lab.shape[:2], np.float32)
+    mean = values.mean(axis=0)
+    std = np.maximum(values.std(axis=0), np.array([4.0, 2.0, 2.0]))
+    distance = np.sqrt((((lab - mean) / std) ** 2).sum(axis=-1))
+    return np.clip(max_distance + 1.0 - distance, 0.0, 1.0).astype(np.float32)
 
 
 def inner_feather(region: np.ndarray, sigma_px: float) -> np.ndarray:

@@ -45,6 +45,15 @@ class ClassicConfig:
         blend: ``"poisson"`` (own multigrid solver), ``"seamless_clone"`` (OpenCV) or
             ``"alpha"`` (feathered mask only).
         poisson_cycles: multigrid V-cycles of the Poisson solve.
+        boundary_clip: robust Poisson boundary (see :func:`openfsgan.geometry.poisson.
+            poisson_blend`): outlying boundary differences (hair, glasses on the face's
+            outline) are clipped to this many robust deviations; None for plain Poisson.
+        skin_gated_mask: keep the forehead part of the mask only where both faces show skin
+            (no fringe of hair pasted, none painted over), and the outline band only where the
+            target shows skin (background or hair inside the jaw line stays and never becomes
+            the blending boundary).
+        max_color_gain: bound of the contrast change of the colour correction (above ~1.2 the
+            shading of a softly lit source gets exaggerated).
         color_momentum: temporal smoothing of the colour statistics on video (0 = none).
         mask_momentum: temporal smoothing of the crop-space mask on video (0 = none).
         mesh: mesh-warp settings (forehead, border points).
@@ -58,6 +67,9 @@ class ClassicConfig:
     min_view_weight: float = 0.05
     blend: BlendMethod = "poisson"
     poisson_cycles: int = 2
+    boundary_clip: float | None = 2.5
+    skin_gated_mask: bool = True
+    max_color_gain: float = 1.2
     color_momentum: float = 0.8
     mask_momentum: float = 0.5
     mesh: MeshWarpConfig = field(default_factory=MeshWarpConfig)
@@ -75,6 +87,10 @@ class ClassicConfig:
             raise ConfigError("min_view_weight must be in [0, 1/3)")
         if self.poisson_cycles < 1:
             raise ConfigError("poisson_cycles must be >= 1")
+        if self.boundary_clip is not None and self.boundary_clip <= 0:
+            raise ConfigError("boundary_clip must be positive (or None)")
+        if not 1.0 <= self.max_color_gain <= 4.0:
+            raise ConfigError("max_color_gain must be in [1, 4]")
         for name in ("color_momentum", "mask_momentum"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{name} must be in [0, 1)")
@@ -109,6 +125,28 @@ def make_source_view(rgb: np.ndarray, face: Face, config: ClassicConfig,
     crop.flags.writeable = False
     return SourceView(crop, transform_points(face.landmarks, transform.matrix).astype(np.float32),
                       face.pose, frame_index)
+
+
+def eye_openness(landmarks: np.ndarray) -> float:
+    """Mean eye aspect ratio of both eyes (lid gap over eye width; ~0.3 open, < 0.15 shut)."""
+    pts = np.asarray(landmarks, dtype=np.float64)
+    ratios = []
+    for eye in (pts[36:42], pts[42:48]):
+        gap = np.linalg.norm(eye[1] - eye[5]) + np.linalg.norm(eye[2] - eye[4])
+        ratios.append(gap / max(2.0 * float(np.linalg.norm(eye[0] - eye[3])), 1e-6))
+    return float(np.mean(ratios))
+
+
+def open_eyed(landmarks: list[np.ndarray] | np.ndarray, relative: float = 0.75) -> np.ndarray:
+    """Boolean per view: eyes at least ``relative`` times as open as the views' median.
+
+    Blinks make poor source views (averaged with open-eyed ones they leave ghost lids); the
+    threshold is relative because eye shapes differ between people.
+    """
+    openness = np.array([eye_openness(points) for points in landmarks])
+    if len(openness) == 0:
+        return np.zeros(0, dtype=bool)
+    return openness >= relative * float(np.median(openness))
 
 
 def sharpness(crop: np.ndarray) -> float:

@@ -18,8 +18,14 @@ import cv2
 import numpy as np
 
 from openfsgan.face.align import AlignTransform, paste_back, transform_points, warp_to_crop
-from openfsgan.geometry.color import match_color
-from openfsgan.geometry.masks import border_window, face_mask, inner_feather
+from openfsgan.geometry.color import match_color_lab, rgb_to_lab
+from openfsgan.geometry.masks import (
+    border_window,
+    face_mask,
+    inner_feather,
+    skin_likelihood,
+    skin_region,
+)
 from openfsgan.geometry.mesh_warp import extend_landmarks, face_mesh
 from openfsgan.geometry.poisson import poisson_blend
 from openfsgan.pipelines.classic import (
@@ -91,14 +97,18 @@ def mouth_opening(points: np.ndarray) -> float:
 
 
 def swap_mask(target_points: np.ndarray, config: ClassicConfig,
-              state: TemporalState | None = None) -> np.ndarray:
+              state: TemporalState | None = None,
+              forehead_gate: np.ndarray | None = None,
+              outline_gate: np.ndarray | None = None) -> np.ndarray:
     """Soft ``[S, S]`` mask of the region the source face replaces.
 
-    The landmark face mask, minus the target's open mouth (its teeth and tongue stay: a warped
-    closed source mouth would be stretched across the gap), smoothed over time on video.
+    The landmark face mask (forehead and outline bands gated, see
+    :func:`openfsgan.geometry.masks.face_mask`), minus the target's
+    open mouth (its teeth and tongue stay: a warped closed source mouth would be stretched
+    across the gap), kept off the crop's edge, smoothed over time on video.
     """
     size = config.crop_size
-    mask = face_mask(target_points, (size, size), config.mask)
+    mask = face_mask(target_points, (size, size), config.mask, forehead_gate, outline_gate)
     if mouth_opening(target_points) > 0.08:
         mouth: np.ndarray = np.zeros((size, size), np.float32)
         cv2.fillPoly(mouth, [np.round(target_points[INNER_MOUTH] * 16).astype(np.int32)], 1.0,
@@ -120,7 +130,8 @@ def blend_into_target(recoloured: np.ndarray, target_crop: np.ndarray, mask: np.
     if not region.any():
         return target_crop.copy()
     if config.blend == "poisson":
-        return poisson_blend(recoloured, target_crop, region, cycles=config.poisson_cycles)
+        return poisson_blend(recoloured, target_crop, region, cycles=config.poisson_cycles,
+                             boundary_clip=config.boundary_clip)
     if config.blend == "seamless_clone":
         region_u8 = region.astype(np.uint8) * 255
         x, y, w, h = cv2.boundingRect(region_u8)
@@ -143,9 +154,21 @@ def swap_crop(frame: np.ndarray, target_face: Face, source: SourceAppearance,
     # appearance map: the (up to 3) source views around the target's pose, with weights
     views = source.select(target_face.pose, config.min_view_weight)
     reenacted = reenact_views(views, target_points, config)
-    mask = swap_mask(target_points, config, state)
-    recoloured = match_color(reenacted, target_crop, mask,
-                             state.color if state is not None else None)
+    # skin (cheeks, nose, chin) of the target geometry: colour statistics and skin models
+    skin = skin_region(target_points, target_crop.shape[:2])
+    target_lab, reenacted_lab = rgb_to_lab(target_crop), rgb_to_lab(reenacted)
+    forehead_gate = outline_gate = None
+    if config.skin_gated_mask:
+        # the blend's boundary must lie on the target's skin, or background and hair bleed in
+        outline_gate = skin_likelihood(target_lab, skin)
+        forehead_gate = outline_gate * skin_likelihood(reenacted_lab, skin)
+    mask = swap_mask(target_points, config, state, forehead_gate, outline_gate)
+    if skin.any():
+        recoloured = match_color_lab(reenacted_lab, target_lab, skin,
+                                     state.color if state is not None else None,
+                                     config.max_color_gain)
+    else:
+        recoloured = reenacted
     blended = blend_into_target(recoloured, target_crop, mask, config)
     if config.blend == "alpha":
         paste_mask = mask
