@@ -144,7 +144,7 @@ def skin_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     outline = np.concatenate([pts[1:16], pts[[28]]])
     cv2.fillConvexPoly(region, np.round(cv2.convexHull(outline) * 16).astype(np.int32), 1,
                        lineType=cv2.LINE_8, shift=4)
-    holes = np.zeros(shape, np.uint8)
+    holes: np.ndarray = np.zeros(shape, np.uint8)
     for part in (pts[36:42], pts[42:48], pts[48:60]):
         cv2.fillConvexPoly(holes, np.round(cv2.convexHull(part) * 16).astype(np.int32), 1,
                            lineType=cv2.LINE_8, shift=4)
