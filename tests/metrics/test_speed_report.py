@@ -33,6 +33,7 @@ def test_throughput_and_duration_summary() -> None:
     assert summary["median_ms"] == pytest.approx(100.0)
     assert summary["fps"] == pytest.approx(10.0)
     assert summary["total_s"] == pytest.approx(5.5)
+    assert summary["fps_mean"] == pytest.approx(5 / 5.5)
     assert summarize_durations([])["calls"] == 0
 
 
@@ -45,6 +46,18 @@ def test_stage_timer_records_each_call() -> None:
     summary = timer.summary()
     assert summary["analysis"]["calls"] == 3
     assert summary["swap"]["fps"] == pytest.approx(2.0)
+
+
+def test_peak_memory_is_the_process_own_not_the_forking_parents() -> None:
+    import subprocess
+    import sys
+
+    ballast = np.ones(200 * 2**20 // 8)  # the parent holds 200 MiB when it forks
+    code = "from openfsgan.metrics.speed import peak_rss_mb; print(peak_rss_mb())"
+    child_peak = float(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                      text=True, check=True).stdout)
+    assert child_peak < 150
+    del ballast
 
 
 def test_memory_readings_are_plausible() -> None:

@@ -22,11 +22,17 @@ def throughput_fps(frames: int, seconds: float) -> float:
 
 
 def summarize_durations(seconds: list[float] | np.ndarray) -> dict[str, float]:
-    """``{calls, total_s, median_ms, p90_ms, fps}`` of per-call durations (fps from the median)."""
+    """``{calls, total_s, median_ms, p90_ms, fps, fps_mean}`` of per-call durations.
+
+    ``fps`` comes from the median call (robust to other processes' interference, right when
+    every call does the same work); ``fps_mean`` = calls / total time (right when the work
+    varies by design, e.g. detection every K frames and tracking in between).
+    """
     values = np.asarray(seconds, dtype=np.float64)
     if values.size == 0:
         nan = float("nan")
-        return {"calls": 0, "total_s": 0.0, "median_ms": nan, "p90_ms": nan, "fps": nan}
+        return {"calls": 0, "total_s": 0.0, "median_ms": nan, "p90_ms": nan, "fps": nan,
+                "fps_mean": nan}
     median = float(np.median(values))
     return {
         "calls": int(values.size),
@@ -34,6 +40,7 @@ def summarize_durations(seconds: list[float] | np.ndarray) -> dict[str, float]:
         "median_ms": 1000.0 * median,
         "p90_ms": 1000.0 * float(np.percentile(values, 90)),
         "fps": 1.0 / median if median > 0 else float("nan"),
+        "fps_mean": throughput_fps(int(values.size), float(values.sum())),
     }
 
 
@@ -75,7 +82,19 @@ def current_rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, MiB (``getrusage`` ``ru_maxrss``)."""
+    """Peak resident memory of this process image so far, MiB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status``, which starts afresh at ``exec``. Not
+    ``ru_maxrss``: Linux carries it across ``exec``, so a child started by ``fork + exec``
+    from a big parent would report at least the parent's size. Elsewhere: ``ru_maxrss``.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports KiB, macOS bytes.
     return maxrss / 2**20 if sys.platform == "darwin" else maxrss / 2**10
