@@ -571,7 +571,7 @@ def markdown_table(report: dict[str, Any]) -> str:
             return f"skipped: {result['skipped']}".replace("|", "/")
         text = f"{result['fps']:.1f} fps · {result['peak_rss_mb']:.0f} MiB"
         if result.get("stage_rss_mb") is not None:
-            text += f" (+{result['stage_rss_mb']:.0f})"
+            text += f" (+{max(result['stage_rss_mb'], 0.0):.0f})"
         if result.get("cuda_peak_mb") is not None:
             text += f" (GPU {result['cuda_peak_mb']:.0f} MiB)"
         return text
@@ -586,9 +586,10 @@ def markdown_table(report: dict[str, Any]) -> str:
     device = report["device"]
     where = device.get("gpu") or f"CPU, {device.get('cpu_count')} cores"
     lines.append("")
-    lines.append(f"Device: {device['device']} ({where}); {report['config']['frames']} frames per "
-                 "measurement; cells: fps (median) · peak resident memory of the stage's process "
-                 "(+ what the stage added after imports and loading).")
+    lines.append(f"Device: {device['device']} ({where}); {report['config']['frames']} frames "
+                 "per measurement; cells: fps · peak resident memory of the stage's process "
+                 "(+ what the stage added after imports and loading). fps: 1 / median frame "
+                 "time; frames / total time for analysis_tracked and swap.")
     return "\n".join(lines)
 
 
