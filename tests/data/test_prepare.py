@@ -6,9 +6,12 @@ import pytest
 
 from openfsgan.data.dataset import FORMAT_VERSION, PreparedDataset
 from openfsgan.data.prepare import (
+    InputItem,
     NpyAppendWriter,
     PrepareConfig,
     collect_inputs,
+    exclude_inputs,
+    load_exclude_list,
     prepare_dataset,
     prepare_synthetic,
 )
@@ -117,6 +120,36 @@ def test_collect_inputs_identities(tmp_path):
         collect_inputs([tmp_path / "empty"])
 
 
+def test_exclude_list_drops_listed_paths(tmp_path):
+    data = tmp_path / "faces"
+    for name in ("x/obama.mp4", "x/obama.jpg", "x/other.mp4", "yx/obama.mp4", "z/d1.mp4",
+                 "z/d1.jpg"):
+        (data / name).parent.mkdir(parents=True, exist_ok=True)
+        (data / name).write_bytes(b"x")
+    listing = tmp_path / "heldout.txt"
+    listing.write_text("# held out\nobama x/obama.mp4\nobama x/obama.jpg  # photo\n\n"
+                       "dup z/d1.jpg\n")
+    excluded = load_exclude_list(listing)
+    assert excluded == ("x/obama.mp4", "x/obama.jpg", "z/d1.jpg")
+    # z/d1.jpg and z/d1.mp4 share an identity: excluding one makes the folder usable
+    with pytest.raises(InvalidInputError, match="share the identity"):
+        collect_inputs([data])
+    items = collect_inputs([data], exclude=excluded)
+    assert sorted(i.identity for i in items) == ["x/other", "yx/obama", "z/d1"]
+    # a listed path matches whole trailing components only, and single files too
+    kept, dropped = exclude_inputs([InputItem(data / "x" / "obama.mp4", "a"),
+                                    InputItem(data / "yx" / "obama.mp4", "b")], excluded)
+    assert [i.path.parent.name for i in kept] == ["yx"]
+    assert [i.path.parent.name for i in dropped] == ["x"]
+    with pytest.raises(InvalidInputError, match="exclusion list"):
+        collect_inputs([data / "x" / "obama.mp4"], exclude=excluded)
+    listing.write_text("obama\n")
+    with pytest.raises(ConfigError):
+        load_exclude_list(listing)
+    with pytest.raises(InputNotFoundError):
+        load_exclude_list(tmp_path / "missing.txt")
+
+
 @pytest.fixture(scope="module")
 def astronaut_media(tmp_path_factory):
     """A 6-frame clip of the astronaut drifting sideways, and two photos."""
@@ -155,6 +188,15 @@ def test_prepare_real_media(tmp_path, astronaut_media):
     prepare_dataset([astronaut_media / "clip.mp4"], limited,
                     PrepareConfig(size=64, max_frames_per_video=2), analyzer=FaceAnalyzer())
     assert [r.frame_index for r in PreparedDataset(limited).records] == [0, 1]
+    # an exclusion list (paths relative to the data folder) drops inputs before analysis
+    listing = tmp_path / "heldout.txt"
+    listing.write_text(f"astro {astronaut_media.name}/photo.png\n")
+    excluded = tmp_path / "excluded"
+    summary = prepare_dataset([astronaut_media / "photo.png", astronaut_media / "mirror.png"],
+                              excluded, config, analyzer=FaceAnalyzer(),
+                              exclude=load_exclude_list(listing))
+    assert [r.identity for r in PreparedDataset(excluded).records] == ["mirror"]
+    assert summary.excluded_inputs == (str(astronaut_media / "photo.png"),)
 
 
 def test_prepare_without_faces_leaves_nothing(tmp_path, astronaut_media):

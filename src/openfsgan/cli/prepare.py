@@ -33,6 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="fraction of identities in the validation split (default 0.1)")
     parser.add_argument("--pairs-per-frame", type=int, default=4,
                         help="reenactment targets drawn per video frame (default 4)")
+    parser.add_argument("--exclude-list", metavar="FILE",
+                        help="never use the files listed in FILE ('<identity> <path>' lines, "
+                             "paths relative to the data folder, e.g. "
+                             "eval/heldout_identities.txt)")
     parser.add_argument("--no-cache", action="store_true",
                         help="do not read or write the face-analysis cache")
     parser.add_argument("--synthetic", type=int, metavar="IDENTITIES",
@@ -67,6 +71,12 @@ def run(args: argparse.Namespace) -> int:
         if not args.inputs:
             raise ConfigError("no INPUT given (files or folders of images and videos, or "
                               "--synthetic N)")
+        exclude: tuple[str, ...] = ()
+        if args.exclude_list:
+            from openfsgan.cli.common import check_input_file
+            from openfsgan.data.prepare import load_exclude_list
+
+            exclude = load_exclude_list(check_input_file(args.exclude_list, "exclusion list"))
         cache = None
         if not args.no_cache:
             from openfsgan.io.cache import AnalysisCache
@@ -78,10 +88,13 @@ def run(args: argparse.Namespace) -> int:
                 bar.update(done - bar.n)
 
             summary = prepare_dataset(args.inputs, args.output, config, cache=cache,
-                                      overwrite=args.overwrite, progress=progress)
+                                      overwrite=args.overwrite, progress=progress,
+                                      exclude=exclude)
     print(f"{summary.root}: {summary.samples} samples of {summary.identities} identities "
           f"(train {summary.split_samples['train']}, val {summary.split_samples['val']}); "
           f"reenactment pairs train {summary.pairs['train']}, val {summary.pairs['val']}")
+    if summary.excluded_inputs:
+        print(f"excluded {len(summary.excluded_inputs)} inputs on the exclusion list")
     for skipped in summary.skipped_inputs:
         print(f"skipped (unreadable): {skipped}")
     return 0

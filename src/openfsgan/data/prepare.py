@@ -103,19 +103,26 @@ class PrepareSummary:
     split_identities: dict[str, int]
     pairs: dict[str, int]
     skipped_inputs: tuple[str, ...] = ()
+    excluded_inputs: tuple[str, ...] = ()
 
 
-def collect_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[InputItem]:
+def collect_inputs(paths: Sequence[str | os.PathLike[str]],
+                   exclude: Iterable[str] = ()) -> list[InputItem]:
     """Expand files and folders into media files with identity strings.
 
     A file's identity is its name without extension; a file found in a folder argument gets its
     path relative to that folder (without extension), so identities do not depend on where the
-    data lives on disk.
+    data lives on disk. Files named in ``exclude`` are left out (see :func:`exclude_inputs`).
 
     Raises:
         InputNotFoundError: a path does not exist.
-        InvalidInputError: no media file was found.
+        InvalidInputError: no media file was found (or all were excluded).
     """
+    return _collect_inputs(paths, exclude)[0]
+
+
+def _collect_inputs(paths: Sequence[str | os.PathLike[str]], exclude: Iterable[str]
+                    ) -> tuple[list[InputItem], list[InputItem]]:
     items: list[InputItem] = []
     for raw in paths:
         path = Path(raw)
@@ -130,13 +137,55 @@ def collect_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[InputItem]:
     if not items:
         raise InvalidInputError("no images or videos found in the inputs "
                                 f"(extensions: {', '.join(sorted(MEDIA_EXTENSIONS))})")
+    items, dropped = exclude_inputs(items, exclude)
+    if not items:
+        raise InvalidInputError(f"all {len(dropped)} inputs are on the exclusion list")
     seen: dict[str, Path] = {}
     for item in items:
         if item.identity in seen and seen[item.identity] != item.path:
             raise InvalidInputError(f"two inputs share the identity {item.identity!r}: "
                                     f"{seen[item.identity]} and {item.path}; rename one")
         seen[item.identity] = item.path
-    return items
+    return items, dropped
+
+
+def load_exclude_list(path: str | os.PathLike[str]) -> tuple[str, ...]:
+    """The file paths of an exclusion list in ``eval/heldout_identities.txt`` format.
+
+    One ``<identity> <path>`` per line (paths relative to the data folder); ``#`` starts a
+    comment.
+
+    Raises:
+        InputNotFoundError: no such file.
+        ConfigError: a malformed line.
+    """
+    from openfsgan.evaluation.pairs import load_heldout_identities
+
+    return tuple(p for paths in load_heldout_identities(path).values() for p in paths)
+
+
+def _path_matches(path: Path, listed: str) -> bool:
+    """Whether ``path`` is the file ``listed`` (relative to some data folder): its trailing
+    path components equal the listed ones."""
+    parts = Path(listed).parts
+    return len(parts) <= len(path.parts) and path.parts[-len(parts):] == parts
+
+
+def exclude_inputs(items: Sequence[InputItem], excluded: Iterable[str]
+                   ) -> tuple[list[InputItem], list[InputItem]]:
+    """Split ``items`` into (kept, dropped): dropped are the files named in ``excluded``.
+
+    A listed path is relative to the data folder, so it matches any input whose absolute path
+    ends with the same components (``a/b.mp4`` matches ``/data/faces/a/b.mp4``, not
+    ``/data/faces/xa/b.mp4``).
+    """
+    listed = [p for p in excluded if p.strip()]
+    kept: list[InputItem] = []
+    dropped: list[InputItem] = []
+    for item in items:
+        path = item.path.resolve()
+        (dropped if any(_path_matches(path, p) for p in listed) else kept).append(item)
+    return kept, dropped
 
 
 # -- storage ------------------------------------------------------------------------------------
@@ -396,7 +445,8 @@ class _StagingFolder:
 def prepare_dataset(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str],
                     config: PrepareConfig | None = None, analyzer: Any = None,
                     cache: Any = None, overwrite: bool = False,
-                    progress: Progress | None = None) -> PrepareSummary:
+                    progress: Progress | None = None,
+                    exclude: Iterable[str] = ()) -> PrepareSummary:
     """Analyse ``inputs`` (files or folders of images and videos) into a dataset at ``output``.
 
     Args:
@@ -408,14 +458,18 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike[str]], output: str | os.P
             analyse while reading, stopping early when ``max_frames_per_video`` is reached).
         overwrite: replace an existing non-empty output folder.
         progress: called with ``(inputs done, inputs total)``.
+        exclude: paths (relative to a data folder) never to use, e.g. the held-out identities
+            of the evaluation (:func:`load_exclude_list`); see :func:`exclude_inputs`.
 
     Raises:
-        InputNotFoundError, InvalidInputError: bad inputs.
+        InputNotFoundError, InvalidInputError: bad inputs (or every input excluded).
         NoFaceError: no usable face in any input.
         OutputError: the output cannot be written.
     """
     config = config or PrepareConfig()
-    items = collect_inputs(inputs)
+    items, dropped = _collect_inputs(inputs, exclude)
+    for item in dropped:
+        log.info("excluded: %s", item.path)
     if analyzer is None:
         from openfsgan.face.analyzer import FaceAnalyzer
 
@@ -442,7 +496,8 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike[str]], output: str | os.P
         if not writer.records:
             raise NoFaceError("no usable face found in any input (faces must have the outer eye "
                               f"corners at least {config.min_inter_ocular_px:g} px apart)")
-        summary = writer.finish({"inputs": [i.identity for i in items]})
+        summary = writer.finish({"inputs": [i.identity for i in items],
+                                 "excluded_inputs": [i.identity for i in dropped]})
         staging.commit()
     except BaseException:
         writer.abort()
@@ -450,7 +505,7 @@ def prepare_dataset(inputs: Sequence[str | os.PathLike[str]], output: str | os.P
         raise
     summary = PrepareSummary(Path(output), summary.samples, summary.identities,
                              summary.split_samples, summary.split_identities, summary.pairs,
-                             tuple(skipped))
+                             tuple(skipped), tuple(str(i.path) for i in dropped))
     _log_summary(summary)
     return summary
 
