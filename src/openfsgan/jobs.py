@@ -23,10 +23,12 @@ a :class:`JobSummary`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import queue
 import shutil
 import threading
 import time
@@ -204,6 +206,7 @@ class JobOptions:
         reenact: classic reenactment settings.
         segment_frames: frames per resumable segment.
         crf, preset: H.264 quality and speed of the output.
+        queue_frames: frames buffered between the reader, swap and writer threads.
         use_cache: read/write the analysis cache for source videos (and read it for targets).
     """
 
@@ -212,6 +215,7 @@ class JobOptions:
     segment_frames: int = 60
     crf: int = 18
     preset: str = "veryfast"
+    queue_frames: int = 4
     use_cache: bool = True
 
     def __post_init__(self) -> None:
@@ -705,6 +709,112 @@ def concat_segments(segments: list[Path], output: Path, fps: Fraction,
 # the job
 
 
+_END = object()
+
+
+class _Prefetch:
+    """Runs an iterator in a background thread, ``depth`` items ahead (decoding and face
+    analysis release the GIL for most of their time, so they overlap with the swap).
+
+    Exceptions of the iterator are re-raised by ``next``; ``close`` stops the thread, which
+    then closes the iterator (a generator must be closed by the thread running it).
+    """
+
+    def __init__(self, iterator: Iterator[Any], depth: int) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(iterator,), daemon=True,
+                                        name="openfsgan-reader")
+        self._thread.start()
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, iterator: Iterator[Any]) -> None:
+        try:
+            for item in iterator:
+                if not self._put(item):
+                    break
+        except BaseException as error:  # handed to the consumer thread
+            self._error = error
+        finally:
+            _close(iterator)
+            self._put(_END)
+
+    def __iter__(self) -> _Prefetch:
+        return self
+
+    def __next__(self) -> Any:
+        item = self._queue.get()
+        if item is _END:
+            self._queue.put(_END)  # later calls end too
+            if self._error is not None:
+                raise self._error
+            raise StopIteration
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
+        self._thread.join()
+
+
+class _BackgroundWriter:
+    """Labels and encodes frames in a background thread (x264 releases the GIL), in order.
+
+    ``write`` hands a frame over (blocking while ``depth`` frames wait); leaving the block
+    waits until every frame is encoded and re-raises the writer's error, if any. On an
+    exception in the block, frames still queued are dropped.
+    """
+
+    def __init__(self, writer: Any, labeler: OutputLabeler, depth: int) -> None:
+        self._writer = writer
+        self._labeler = labeler
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
+        self._error: BaseException | None = None
+        self._abort = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="openfsgan-writer")
+
+    def __enter__(self) -> _BackgroundWriter:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if self._error is not None or self._abort.is_set():
+                continue
+            rgb, index = item
+            try:
+                self._writer.write(self._labeler.label_frame(rgb, index))
+            except BaseException as error:  # re-raised in the producing thread
+                self._error = error
+
+    def write(self, rgb: np.ndarray, index: int) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((rgb, index))
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            self._abort.set()
+        self._queue.put(_END)
+        self._thread.join()
+        if exc_type is None and self._error is not None:
+            raise self._error
+
+
 def _check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         raise JobCancelled("cancelled; finished segments are kept (resume to continue)")
@@ -748,7 +858,10 @@ def _run_video(request: SwapRequest, target_info: MediaInfo, processor: _FramePr
     done = resumed
     if progress is not None:
         progress(done, total)
-    frames = _frames_with_faces(request.target, resumed, analyzer, cached)
+    # three stages overlap on the CPU cores: decode + analysis (a reader thread), the swap
+    # (this thread), labelling + H.264 encoding (a writer thread per segment)
+    frames = _Prefetch(_frames_with_faces(request.target, resumed, analyzer, cached),
+                       options.queue_frames)
     try:
         item = next(frames, None) if done < total else None
         while item is not None:
@@ -756,15 +869,15 @@ def _run_video(request: SwapRequest, target_info: MediaInfo, processor: _FramePr
             name = f"segment_{len(work.segments):05d}.mp4"
             segment = _Segment(name, done, 0, 0, 0)
             with VideoWriter(work.folder / name, target_info.fps, width, height,
-                             crf=options.crf, preset=options.preset) as writer:
+                             crf=options.crf, preset=options.preset) as video_writer, \
+                    _BackgroundWriter(video_writer, labeler, options.queue_frames) as writer:
                 while item is not None and segment.frames < options.segment_frames:
                     frame, frame_faces = item
                     if relock is not None:
                         _relocked(selector, frame_faces, relock)
                         relock = None
                     face = selector.select(frame_faces, frame.rgb)
-                    out = processor(frame.rgb, face)
-                    writer.write(labeler.label_frame(out, frame.index))
+                    writer.write(processor(frame.rgb, face), frame.index)
                     segment.frames += 1
                     if face is not None:
                         segment.swapped += 1
@@ -781,17 +894,14 @@ def _run_video(request: SwapRequest, target_info: MediaInfo, processor: _FramePr
             work.processor_state = processor.state_dict()
             work.save()
     finally:
-        _close(frames)
+        frames.close()
     if not work.segments:
         raise InvalidInputError(f"no frames could be read from the target {request.target}")
-    with_audio = request.max_frames is None or work.frames_done >= target_info.frame_count
     with atomic_output(request.output, suffix=request.output.suffix) as tmp:
         concat_segments([work.folder / s.file for s in work.segments], tmp, target_info.fps,
                         [s.frames for s in work.segments],
                         request.target if target_info.has_audio else None)
         labeler.finalize(tmp, "video")
-    if not with_audio:
-        log.debug("preview of %d frames: audio cut at the last frame", work.frames_done)
     shutil.rmtree(work.folder, ignore_errors=True)
     return (work.frames_done, sum(s.swapped for s in work.segments),
             sum(s.passed_through for s in work.segments), resumed)

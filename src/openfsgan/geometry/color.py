@@ -46,11 +46,11 @@ def masked_stats(lab: np.ndarray, mask: np.ndarray) -> ColorStats:
     Raises:
         ValueError: when the mask is empty.
     """
-    selected = lab[np.asarray(mask, dtype=bool)]
-    if len(selected) == 0:
+    region = np.asarray(mask, dtype=np.uint8)
+    if cv2.countNonZero(region) == 0:
         raise ValueError("colour statistics of an empty mask")
-    values = selected.astype(np.float64)
-    return ColorStats(values.mean(axis=0), np.maximum(values.std(axis=0), MIN_STD))
+    mean, std = cv2.meanStdDev(lab, mask=region)
+    return ColorStats(mean.ravel(), np.maximum(std.ravel(), MIN_STD))
 
 
 def transfer_stats(lab: np.ndarray, source: ColorStats, target: ColorStats,

@@ -160,13 +160,15 @@ def skin_likelihood(lab: np.ndarray, skin: np.ndarray, max_distance: float = 2.5
     ``max_distance`` standard deviations, falling to 0 one deviation further. Hair, glasses and
     eyebrows on a forehead fall outside it.
     """
-    values = lab[np.asarray(skin, dtype=bool)]
-    if len(values) < 16:
+    skin_u8 = np.asarray(skin, dtype=np.uint8)
+    if cv2.countNonZero(skin_u8) < 16:
         return np.ones(lab.shape[:2], np.float32)
-    mean = values.mean(axis=0)
-    std = np.maximum(values.std(axis=0), np.array([4.0, 2.0, 2.0]))
-    distance = np.sqrt((((lab - mean) / std) ** 2).sum(axis=-1))
-    return np.clip(max_distance + 1.0 - distance, 0.0, 1.0).astype(np.float32)
+    mean, std = cv2.meanStdDev(lab, mask=skin_u8)
+    std = np.maximum(std.ravel(), np.array([4.0, 2.0, 2.0]))
+    # squared normalised distance, per pixel: sum_c ((lab_c - mean_c) / std_c)^2
+    scaled = (lab - mean.ravel().astype(np.float32)) * (1.0 / std).astype(np.float32)
+    distance = np.sqrt(cv2.transform(scaled * scaled, np.ones((1, 3), np.float32)))
+    return np.clip(np.float32(max_distance + 1.0) - distance, 0.0, 1.0).reshape(lab.shape[:2])
 
 
 def inner_feather(region: np.ndarray, sigma_px: float) -> np.ndarray:
