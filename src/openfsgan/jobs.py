@@ -71,7 +71,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-METHODS: tuple[str, ...] = ("classic",)
+METHODS: tuple[str, ...] = ("classic", "neural")
 MODES: tuple[str, ...] = ("swap", "reenact")
 VIDEO_OUTPUT_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov"})
 WORK_STATE_VERSION = 1
@@ -95,7 +95,8 @@ class SwapRequest:
             the face to animate (``reenact``).
         target: photo or video whose face is replaced (``swap``), or the driver (``reenact``).
         output: file to write (an image for a photo target, an MP4 for a video).
-        method: ``"classic"`` (mesh warp + Poisson blending).
+        method: ``"classic"`` (mesh warp + Poisson blending) or ``"neural"`` (the trained
+            generators G_r, G_s, G_c, G_b; :mod:`openfsgan.pipelines.neural`).
         mode: ``"swap"`` or ``"reenact"``.
         source_face: track id (video) or rank by size (photo) of the source face; None: largest.
         target_face: same for the target; None: the largest face, followed over the video.
@@ -526,7 +527,7 @@ class _ReenactProcessor:
         if self.reference is None:
             # the driver's first face is its reference: motion is measured from there
             self.reference = face
-        return reenact_face(self.source, face, self.reference, self.config)
+        return reenact_face(self.source, face, self.reference, self.config, driver_rgb=rgb)
 
     def state_dict(self) -> dict[str, Any]:
         return {"reference": None if self.reference is None else self.reference.to_dict()}
@@ -534,6 +535,66 @@ class _ReenactProcessor:
     def load_state(self, data: dict[str, Any]) -> None:
         if data.get("reference"):
             self.reference = Face.from_dict(data["reference"])
+
+
+class _NeuralSwapProcessor:
+    def __init__(self, models: Any, source: SourceAppearance) -> None:
+        from openfsgan.pipelines.neural import NeuralConfig
+
+        self.models = models
+        self.source = source
+        self.config = NeuralConfig()
+        self.output_size: tuple[int, int] | None = None
+
+    def __call__(self, rgb: np.ndarray, face: Face | None) -> np.ndarray:
+        from openfsgan.pipelines.neural import swap_frame as neural_swap_frame
+
+        if face is None:
+            return rgb
+        return neural_swap_frame(self.models, rgb, face, self.source, self.config)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state(self, data: dict[str, Any]) -> None:
+        pass
+
+
+class _NeuralReenactProcessor(_ReenactProcessor):
+    def __init__(self, models: Any, source: ReenactSource, config: ReenactConfig) -> None:
+        from openfsgan.pipelines.neural import NeuralReenactSource
+
+        super().__init__(source, config)
+        self.models = models
+        self.neural_source = NeuralReenactSource.prepare(models, source.frame, source.face)
+
+    def __call__(self, rgb: np.ndarray, face: Face | None) -> np.ndarray:
+        from openfsgan.pipelines.neural import reenact_frame as neural_reenact_frame
+        from openfsgan.pipelines.reenact import retarget_landmarks
+
+        if face is None:
+            return self.source.frame.copy()
+        if self.reference is None:
+            self.reference = face
+        driven = retarget_landmarks(self.source.face, face, self.reference,
+                                    self.config.expression_gain)
+        return neural_reenact_frame(self.models, self.neural_source, driven)
+
+
+def _neural_processor(request: SwapRequest, analyzer: FaceAnalyzer, options: JobOptions,
+                      video: bool) -> tuple[_FrameProcessor, int]:
+    """The neural path's frame processor (shipped ONNX generators) and its source views."""
+    from openfsgan.inference import NeuralModels
+    from openfsgan.pipelines.neural import NeuralConfig
+
+    models = NeuralModels.load()
+    if request.mode == "reenact":
+        source = _reenact_source(request, analyzer, options.reenact)
+        return _NeuralReenactProcessor(models, source, options.reenact), 1
+    appearance = load_source_appearance(request.source, request.source_face, analyzer,
+                                        NeuralConfig().source_config(models.resolution),
+                                        options.use_cache)
+    return _NeuralSwapProcessor(models, appearance), len(appearance.views)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -954,7 +1015,10 @@ def run_swap(request: SwapRequest, progress: Progress | None = None,
     _check_cancel(cancel)
     processor: _FrameProcessor
     source_views = 1
-    if request.mode == "swap":
+    if request.method == "neural":
+        processor, source_views = _neural_processor(request, analyzer, options,
+                                                    target_info.is_video)
+    elif request.mode == "swap":
         source = load_source_appearance(request.source, request.source_face, analyzer,
                                         options.classic, options.use_cache)
         source_views = len(source.views)

@@ -22,6 +22,7 @@ from openfsgan.pipelines.classic import (
 from openfsgan.pipelines.reenact import (
     ReenactConfig,
     ReenactSource,
+    fill_mouth_cavity,
     reenact_face,
     retarget_landmarks,
 )
@@ -162,6 +163,22 @@ def test_reenactment_moves_the_face_and_keeps_the_frame() -> None:
     moved = template_face(EulerAngles(0, 0, 12))
     out = reenact_face(prepared, moved, face, config)
     assert np.abs(out.astype(int) - frame).mean() > 2.0
+
+
+def test_an_opening_mouth_gets_the_drivers_mouth_interior() -> None:
+    crop = np.full((96, 96, 3), 150, np.uint8)
+    closed = canonical_landmarks(96, 0.2)
+    opened = closed.copy()
+    opened[[65, 66, 67, 55, 56, 57, 58, 59], 1] += 8.0  # lower lip down: mouth open
+    assert fill_mouth_cavity(crop, closed, closed) is crop
+    dark = fill_mouth_cavity(crop, closed, opened)
+    centre = np.round(opened[[62, 66]].mean(axis=0)).astype(int)
+    assert dark[centre[1], centre[0]].max() < 100  # painted dark
+    driver = np.full((96, 96, 3), 150, np.uint8)
+    driver[int(opened[62, 1]):int(opened[66, 1]) + 1, 30:66] = 250  # "teeth"
+    teeth = fill_mouth_cavity(crop, closed, opened, driver, opened)
+    assert teeth[centre[1], centre[0]].min() > 200
+    assert np.array_equal(teeth[:20], crop[:20])
 
 
 def _frame(*faces: Face, index: int = 0) -> FrameFaces:

@@ -24,6 +24,7 @@ from openfsgan.face.align import (
     AlignTransform,
     estimate_alignment,
     paste_back,
+    similarity_transform,
     transform_points,
     warp_to_crop,
 )
@@ -50,8 +51,9 @@ class ReenactConfig:
         margin: room around the face in the crop (the head may move and turn within it).
         forehead_shift: fraction of the crop the face is moved down to fit the forehead.
         expression_gain: scale of the transferred expression change (1: as the driver).
-        fill_mouth: paint the mouth cavity where the driven mouth opens wider than the
-            source's (a closed source mouth has no teeth to warp).
+        fill_mouth: fill the mouth where the driven mouth opens wider than the source's (a
+            closed source mouth has no teeth to warp): with the driver's mouth interior when
+            its frame is given, else a dark lip-tinted red.
         mesh: mesh-warp settings.
     """
 
@@ -99,23 +101,52 @@ def retarget_landmarks(source: Face, driver: Face, driver_reference: Face,
     return project_landmarks(shape, pose, scale, centre)
 
 
-def fill_mouth_cavity(crop: np.ndarray, source_points: np.ndarray,
-                      driven_points: np.ndarray) -> np.ndarray:
-    """Darken the inner-lip polygon where the driven mouth opens wider than the source's."""
+def _cavity_alpha(crop_shape: tuple[int, ...], source_points: np.ndarray,
+                  driven_points: np.ndarray) -> np.ndarray | None:
+    """``[S, S, 1]`` weight of the new mouth opening (None when the mouth opens no wider)."""
     extra = mouth_opening(driven_points) - mouth_opening(source_points)
     if extra <= 0.04:
-        return crop
-    size = crop.shape[0]
-    cavity: np.ndarray = np.zeros(crop.shape[:2], np.float32)
+        return None
+    size = crop_shape[0]
+    cavity: np.ndarray = np.zeros(crop_shape[:2], np.float32)
     cv2.fillPoly(cavity, [np.round(driven_points[INNER_MOUTH] * 16).astype(np.int32)], 1.0,
                  lineType=cv2.LINE_AA, shift=4)
     cavity = cv2.GaussianBlur(cavity, (0, 0), 0.006 * size)
-    strength = np.float32(min(1.0, extra / 0.12)) * cavity[..., None]
-    # a dark, slightly red mouth interior, lit by the crop's own lip colour
-    lips = crop[np.clip(np.round(driven_points[48:60, 1]).astype(int), 0, size - 1),
-                np.clip(np.round(driven_points[48:60, 0]).astype(int), 0, size - 1)]
-    interior = 0.3 * lips.reshape(-1, 3).mean(axis=0).astype(np.float32)
-    out = crop.astype(np.float32) * (1.0 - strength) + interior * strength
+    return np.float32(min(1.0, extra / 0.12)) * cavity[..., None]
+
+
+def _lip_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    height, width = image.shape[:2]
+    xs = np.clip(np.round(points[48:60, 0]).astype(int), 0, width - 1)
+    ys = np.clip(np.round(points[48:60, 1]).astype(int), 0, height - 1)
+    return image[ys, xs].reshape(-1, 3).astype(np.float32).mean(axis=0)
+
+
+def fill_mouth_cavity(crop: np.ndarray, source_points: np.ndarray, driven_points: np.ndarray,
+                      driver_rgb: np.ndarray | None = None,
+                      driver_points: np.ndarray | None = None) -> np.ndarray:
+    """Fill the mouth where the driven mouth opens wider than the source's.
+
+    With the driver's frame and landmarks, the driver's own mouth interior (teeth, tongue) is
+    moved onto the driven inner-lip polygon by a similarity transform of the lips and relit by
+    the ratio of the two faces' lip brightness; otherwise the opening is painted a dark,
+    lip-tinted red.
+    """
+    alpha = _cavity_alpha(crop.shape, source_points, driven_points)
+    if alpha is None:
+        return crop
+    lips = _lip_colour(crop, driven_points)
+    if driver_rgb is not None and driver_points is not None:
+        size = crop.shape[0]
+        matrix = similarity_transform(driver_points[48:68], driven_points[48:68])
+        interior = cv2.warpAffine(driver_rgb, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        # relit by brightness only (lipstick must not tint the teeth)
+        gain = float(lips.mean()) / max(float(_lip_colour(driver_rgb, driver_points).mean()), 1.0)
+        interior *= np.float32(np.clip(gain, 0.5, 2.0))
+    else:
+        interior = np.broadcast_to(0.3 * lips, crop.shape)
+    out = crop.astype(np.float32) * (1.0 - alpha) + interior * alpha
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -146,8 +177,12 @@ class ReenactSource:
 
 
 def reenact_frame(source: ReenactSource, driven_landmarks: np.ndarray,
-                  config: ReenactConfig | None = None) -> np.ndarray:
+                  config: ReenactConfig | None = None, driver_rgb: np.ndarray | None = None,
+                  driver_landmarks: np.ndarray | None = None) -> np.ndarray:
     """The source frame with its face moved to ``driven_landmarks`` (frame pixels, ``[68, 2]``).
+
+    ``driver_rgb`` and ``driver_landmarks`` (the driver's frame and its landmarks) let a mouth
+    that opens wider than the source's show the driver's mouth interior.
 
     Returns:
         ``[H, W, 3]`` uint8, the size of the source frame.
@@ -158,13 +193,20 @@ def reenact_frame(source: ReenactSource, driven_landmarks: np.ndarray,
     mesh = face_mesh(driven, (size, size), config.mesh)
     warped = mesh.warp(source.crop, extend_landmarks(source.points, size, size, config.mesh))
     if config.fill_mouth:
-        warped = fill_mouth_cavity(warped, source.points, driven)
+        warped = fill_mouth_cavity(warped, source.points, driven, driver_rgb,
+                                   None if driver_landmarks is None
+                                   else np.asarray(driver_landmarks, np.float64))
     return paste_back(source.frame, warped, source.window, source.transform)
 
 
 def reenact_face(source: ReenactSource, driver: Face, driver_reference: Face,
-                 config: ReenactConfig | None = None) -> np.ndarray:
-    """Drive the source face with one driver frame: retarget the landmarks, then warp."""
+                 config: ReenactConfig | None = None,
+                 driver_rgb: np.ndarray | None = None) -> np.ndarray:
+    """Drive the source face with one driver frame: retarget the landmarks, then warp.
+
+    ``driver_rgb`` (the driver's frame) supplies the mouth interior when the mouth opens.
+    """
     config = config or ReenactConfig()
     driven = retarget_landmarks(source.face, driver, driver_reference, config.expression_gain)
-    return reenact_frame(source, driven, config)
+    return reenact_frame(source, driven, config, driver_rgb,
+                         driver.landmarks if driver_rgb is not None else None)
