@@ -10,8 +10,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``swap`` and ``reenact``."""
     parser.add_argument("-o", "--output", required=True,
                         help="file to write: an image for a photo target, .mp4 for a video")
-    parser.add_argument("--method", default="classic", choices=("classic",),
-                        help="classic: Delaunay mesh warp + Poisson blending (default)")
+    parser.add_argument("--method", default="classic", choices=("classic", "neural"),
+                        help="classic: Delaunay mesh warp + Poisson blending (default); "
+                             "neural: the shipped generators G_r, G_s, G_c, G_b (ONNX Runtime; "
+                             "see MODEL_CARD.md)")
     parser.add_argument("--source-face", type=int, metavar="N",
                         help="source face: track id (video) or number by size, 0 = largest "
                              "(photo); default the largest")

@@ -1,0 +1,159 @@
+"""ONNX Runtime sessions of the four generators (G_r, G_s, G_c, G_b).
+
+The default models ship inside the package (``openfsgan/assets/models/<stage>/``: ``model.onnx``
+for inference, ``config.json`` + ``model.safetensors`` for fine-tuning) and are found with
+:mod:`importlib.resources`, so a fresh clone or wheel runs without downloading anything. Another
+folder with the same layout can be given instead (e.g. your own exports).
+
+ONNX Runtime is used rather than torch because it is faster on a CPU (``NOTES.md``); the CUDA
+provider is used when the installed onnxruntime has it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from openfsgan.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+STAGES: tuple[str, ...] = ("reenactment", "segmentation", "inpainting", "blending")
+ONNX_FILE = "model.onnx"
+
+# the graphs' interface, as :mod:`openfsgan.export.onnx` writes it (a test checks they agree;
+# kept here so that inference never imports torch)
+INPUT_NAMES: dict[str, tuple[str, ...]] = {
+    "reenactment": ("image", "heatmaps"),
+    "segmentation": ("image",),
+    "inpainting": ("image", "mask"),
+    "blending": ("reenacted", "target", "mask"),
+}
+OUTPUT_NAMES: dict[str, tuple[str, ...]] = {
+    "reenactment": ("reenacted", "segmentation_logits"),
+    "segmentation": ("segmentation_logits",),
+    "inpainting": ("inpainted",),
+    "blending": ("blended",),
+}
+
+
+def shipped_model_dir(stage: str) -> Path:
+    """The folder of the default ``stage`` model inside the installed package."""
+    if stage not in STAGES:
+        raise ModelError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+    return Path(str(resources.files("openfsgan") / "assets" / "models" / stage))
+
+
+def execution_providers() -> list[str]:
+    """CUDA when this onnxruntime has it, always with the CPU as the fallback."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+
+
+@dataclass(frozen=True, eq=False)
+class GeneratorSession:
+    """One generator graph: call it with NCHW float32 arrays, get its outputs.
+
+    Attributes:
+        stage: which generator (``reenactment`` ...).
+        resolution: the crop side the graph was exported for.
+        path: the ``.onnx`` file.
+    """
+
+    stage: str
+    resolution: int
+    path: Path
+    session: Any
+
+    def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        names = INPUT_NAMES[self.stage]
+        if len(inputs) != len(names):
+            raise ValueError(f"{self.stage} takes {len(names)} inputs ({', '.join(names)}), "
+                             f"got {len(inputs)}")
+        for name, array in zip(names, inputs, strict=True):
+            if array.ndim != 4 or array.shape[-2:] != (self.resolution, self.resolution):
+                raise ValueError(f"{self.stage}.{name} must be [B, C, {self.resolution}, "
+                                 f"{self.resolution}], got {list(array.shape)}")
+        feed = {n: np.ascontiguousarray(a, dtype=np.float32)
+                for n, a in zip(names, inputs, strict=True)}
+        return list(self.session.run(list(OUTPUT_NAMES[self.stage]), feed))
+
+
+def load_session(stage: str, model_dir: str | os.PathLike[str] | None = None,
+                 threads: int | None = None) -> GeneratorSession:
+    """Open ``model_dir/model.onnx`` (default: the shipped ``stage`` model).
+
+    Args:
+        stage: one of :data:`STAGES`.
+        model_dir: folder holding ``model.onnx``; None for the shipped model.
+        threads: ONNX Runtime intra-op threads (None: its default).
+
+    Raises:
+        ModelError: the file is missing or is not a valid graph of that stage.
+    """
+    import onnxruntime as ort
+
+    folder = Path(model_dir) if model_dir is not None else shipped_model_dir(stage)
+    path = folder / ONNX_FILE
+    if not path.is_file():
+        hint = ("the package was installed without its model files; reinstall openfsgan"
+                if model_dir is None else
+                f"export one with `openfsgan export-onnx RUN -o {path}`")
+        raise ModelError(f"no {stage} model at {path}: {hint}")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    try:
+        session = ort.InferenceSession(str(path), options, providers=execution_providers())
+    except Exception as exc:  # onnxruntime raises its own exception types for bad files
+        raise ModelError(f"cannot load {path}: {exc}") from exc
+    names = tuple(i.name for i in session.get_inputs())
+    if names != INPUT_NAMES[stage]:
+        raise ModelError(f"{path} is not a {stage} model: inputs {', '.join(names)}, expected "
+                         f"{', '.join(INPUT_NAMES[stage])}")
+    shape = session.get_inputs()[0].shape
+    if not (isinstance(shape[2], int) and shape[2] == shape[3]):
+        raise ModelError(f"{path} must have a fixed square crop size, got input shape {shape}")
+    return GeneratorSession(stage, int(shape[2]), path, session)
+
+
+@dataclass(frozen=True, eq=False)
+class NeuralModels:
+    """The four generators of the neural path, at one crop resolution."""
+
+    reenactment: GeneratorSession
+    segmentation: GeneratorSession
+    inpainting: GeneratorSession
+    blending: GeneratorSession
+
+    @property
+    def resolution(self) -> int:
+        return self.reenactment.resolution
+
+    @staticmethod
+    def load(models_dir: str | os.PathLike[str] | None = None,
+             threads: int | None = None) -> NeuralModels:
+        """Load ``models_dir/<stage>/model.onnx`` for every stage (default: the shipped ones).
+
+        Raises:
+            ModelError: a model is missing or invalid, or the resolutions differ.
+        """
+        sessions = {stage: load_session(stage, None if models_dir is None
+                                        else Path(models_dir) / stage, threads)
+                    for stage in STAGES}
+        sizes = {s.resolution for s in sessions.values()}
+        if len(sizes) != 1:
+            raise ModelError("the generators were exported at different crop sizes: "
+                             + ", ".join(f"{k} {v.resolution}" for k, v in sessions.items()))
+        log.info("neural models (%d px) on %s", sizes.pop(),
+                 sessions["reenactment"].session.get_providers()[0])
+        return NeuralModels(**sessions)
