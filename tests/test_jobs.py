@@ -267,3 +267,21 @@ def test_labeler_sees_every_frame_and_the_finished_file(media: dict[str, Path], 
     assert recorder.frames == [0, 1, 2, 3, 4]
     assert len(recorder.finalized) == 1 and recorder.finalized[0][1] == "video"
     assert probe(out).frame_count == 5
+
+
+def test_folder_source_and_reference_photo(media: dict[str, Path], run: Runner,
+                                           tmp_path: Path, astronaut_rgb: np.ndarray) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    write_image(folder / "a.png", np.ascontiguousarray(astronaut_rgb))
+    write_image(folder / "b.png", np.ascontiguousarray(astronaut_rgb[:, ::-1]))
+    write_image(folder / "no_face.png", np.full((64, 64, 3), 200, np.uint8))
+    out = tmp_path / "from_folder.mp4"
+    # the target person chosen by a photo of her (the target's first frame)
+    summary = run(SwapRequest(folder, media["target"], out, target_reference=media["photo"],
+                              max_frames=4))
+    # the mirrored photo has the same pose (yaw ~0): fused with the first into one view
+    assert summary.source_views == 1 and summary.frames_swapped == 4
+    with pytest.raises(NoFaceError, match="reference"):
+        run(SwapRequest(folder, media["target"], tmp_path / "x.mp4",
+                        target_reference=media["blank"], max_frames=2))
