@@ -90,14 +90,29 @@ def test_eval_end_to_end_with_the_classic_swap(clip_dir: Path, tmp_path: Path) -
     assert second["summary"] == report["summary"]
 
 
-def test_eval_neural_only_without_neural_path_is_an_error(clip_dir: Path, tmp_path: Path) -> None:
-    jobs = pytest.importorskip("openfsgan.jobs", reason="the swap pipeline is absent")
-    if "neural" in jobs.METHODS:
-        pytest.skip("this build has the neural method (covered by the end-to-end test)")
+def test_eval_neural_only_is_an_error_when_it_cannot_run(clip_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("openfsgan.jobs", reason="the swap pipeline is absent")
+    from openfsgan.errors import ModelError
+    from openfsgan.inference.sessions import NeuralModels
+
+    try:
+        NeuralModels.load()
+    except ModelError:
+        pass
+    else:
+        pytest.skip("the neural models are installed: neural-only evaluation can run")
     pairs = tmp_path / "pairs.csv"
     pairs.write_text(f"source,target\n{clip_dir}/ann.mp4,{clip_dir}/bob.mp4\n")
     result = _run("--pairs", str(pairs), "-o", "report.json", "--method", "neural",
-                  cwd=tmp_path)
+                  "--frames", "3", cwd=tmp_path)
     assert result.returncode == 10
     assert "method 'neural'" in _one_line_error(result)
     assert not (tmp_path / "report.json").exists()
+    # With both methods, the classic path is evaluated and neural is skipped with a note.
+    both = _run("--pairs", str(pairs), "-o", "both.json", "--method", "both", "--frames", "3",
+                "--source-frames", "2", "--no-plots", cwd=tmp_path)
+    assert both.returncode == 0, both.stderr
+    report = json.loads((tmp_path / "both.json").read_text())
+    statuses = {p["method"]: p["status"] for p in report["pairs"]}
+    assert statuses == {"classic": "ok", "neural": "skipped"}
+    assert any("neural" in note for note in report["notes"])
