@@ -1,0 +1,181 @@
+"""Per-stage speed of the neural swap (``--method neural``) on a 720p target, and end to end.
+
+Per stage (median milliseconds per frame, over ``--frames`` target frames, after a warm-up):
+face analysis (tracking: detection on a downscaled frame, 68 landmarks, pose), alignment, G_r
+(all iterative steps over all appearance-map views), G_s, G_c, G_b, paste-back. End to end:
+``openfsgan.jobs.run_swap`` with ``method="neural"`` (decode, analyse, swap, encode H.264,
+overlapped in threads), steady-state frames per second between the second and the last
+frame.
+
+Inputs: the held-out shared research video ``fsgan/docs/examples/shinzo_abe.mp4`` (1280x720)
+as the target and ``video-retalking/examples/face/5.mp4`` as the source; without the shared data,
+synthetic 720p astronaut clips. Numbers depend on what else runs on the machine: quote medians
+from a quiet machine.
+
+Usage::
+
+    python benchmarks/neural_speed.py [--frames 60] [--threads N] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SHARED = Path(os.environ.get("OPENFSGAN_SHARED_FACES",
+                             Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"))
+SHARED_TARGET = SHARED / "fsgan" / "docs" / "examples" / "shinzo_abe.mp4"
+SHARED_SOURCE = SHARED / "video-retalking" / "examples" / "face" / "5.mp4"
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = {}
+        self._current: dict[str, float] = {}
+
+    def add(self, name: str, seconds: float) -> None:
+        self._current[name] = self._current.get(name, 0.0) + seconds
+
+    def end_frame(self) -> None:
+        for name, value in self._current.items():
+            self.samples.setdefault(name, []).append(value)
+        self._current = {}
+
+    def medians_ms(self) -> dict[str, float]:
+        return {k: 1000 * statistics.median(v) for k, v in self.samples.items()}
+
+
+def _timed_models(models: Any, timer: Timer) -> Any:
+    """Wrap each generator session so that its calls add to the timer under its stage."""
+    from dataclasses import replace
+
+    def wrap(session: Any) -> Any:
+        class Timed:
+            resolution = session.resolution
+
+            def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
+                start = time.perf_counter()
+                out = session(*inputs)
+                timer.add(session.stage, time.perf_counter() - start)
+                return out
+
+        return Timed()
+
+    return replace(models, reenactment=wrap(models.reenactment),
+                   segmentation=wrap(models.segmentation), inpainting=wrap(models.inpainting),
+                   blending=wrap(models.blending))
+
+
+def per_stage(source: Path, target: Path, frames: int, threads: int | None) -> dict[str, Any]:
+    from openfsgan.face.align import paste_back
+    from openfsgan.face.analyzer import FaceAnalyzer
+    from openfsgan.inference import NeuralModels
+    from openfsgan.io.media import iter_frames
+    from openfsgan.jobs import load_source_appearance
+    from openfsgan.pipelines.neural import NeuralConfig, swap_crop
+
+    timer = Timer()
+    models = NeuralModels.load(threads=threads)
+    config = NeuralConfig()
+    analyzer = FaceAnalyzer()
+    appearance = load_source_appearance(source, None, analyzer,
+                                        config.source_config(models.resolution), False)
+    timed = _timed_models(models, timer)
+    decoded = iter(iter_frames(target))
+    size = None
+    for index, faces in enumerate(analyzer.track_frames(_timed_iter(decoded, timer))):
+        if index >= frames + 3:
+            break
+        timer.add("analysis", time.perf_counter() - _LAST[1])
+        frame = _LAST[0]
+        size = frame.shape[:2]
+        if faces.faces:
+            start = time.perf_counter()
+            crop = swap_crop(timed, frame, faces.faces[0], appearance, config)
+            total = time.perf_counter() - start
+            start = time.perf_counter()
+            paste_back(frame, crop.blended, crop.paste_mask, crop.transform)
+            timer.add("paste_back", time.perf_counter() - start)
+            networks = sum(timer._current.get(s, 0.0) for s in
+                           ("reenactment", "segmentation", "inpainting", "blending"))
+            timer.add("align_masks_other", total - networks)
+        if index >= 3:  # warm-up frames are not counted
+            timer.end_frame()
+        else:
+            timer._current = {}
+    medians = timer.medians_ms()
+    return {"frame_size": list(size or ()), "views": len(appearance.views),
+            "reenactment_steps": config.reenactment_steps, "resolution": models.resolution,
+            "median_ms": medians, "swap_fps_without_io": 1000.0 / sum(medians.values())}
+
+
+_LAST: list[Any] = [None, 0.0]  # the frame handed to the tracker, and when
+
+
+def _timed_iter(frames: Any, timer: Timer) -> Any:
+    while True:
+        start = time.perf_counter()
+        try:
+            frame = next(frames)
+        except StopIteration:
+            return
+        timer.add("decode", time.perf_counter() - start)
+        _LAST[0] = frame.rgb
+        _LAST[1] = time.perf_counter()
+        yield frame
+
+
+def end_to_end(source: Path, target: Path, frames: int) -> dict[str, Any]:
+    from openfsgan.jobs import NullLabeler, SwapRequest, run_swap
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stamps: list[float] = []
+        request = SwapRequest(source, target, Path(tmp) / "out.mp4", method="neural",
+                              overwrite=True, max_frames=frames, watermark=False)
+        started = time.perf_counter()
+        summary = run_swap(request, progress=lambda d, t: stamps.append(time.perf_counter()),
+                           labeler=NullLabeler())
+        wall = time.perf_counter() - started
+    steady = (len(stamps) - 2) / (stamps[-1] - stamps[1]) if len(stamps) > 3 else 0.0
+    return {"frames": summary.frames_total, "swapped": summary.frames_swapped,
+            "job_seconds": wall, "steady_fps": steady}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--threads", type=int, help="ONNX Runtime threads (default: its own)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        if SHARED_TARGET.is_file() and SHARED_SOURCE.is_file():
+            source, target = SHARED_SOURCE, SHARED_TARGET
+        else:
+            from openfsgan.benchmarking import write_astronaut_clip
+
+            source = write_astronaut_clip(Path(tmp) / "source.mp4", 640, 360, 20)
+            target = write_astronaut_clip(Path(tmp) / "target.mp4", 1280, 720, args.frames + 5,
+                                          mirror=True)
+        result = {"machine": f"{platform.processor() or platform.machine()}, "
+                             f"{os.cpu_count()} cores",
+                  "target": str(target), "source": str(source),
+                  "per_stage": per_stage(source, target, args.frames, args.threads),
+                  "end_to_end": end_to_end(source, target, args.frames)}
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
