@@ -249,6 +249,8 @@ def test_bad_inputs_are_refused_before_anything_is_written(media: dict[str, Path
 def test_labeler_sees_every_frame_and_the_finished_file(media: dict[str, Path], run: Runner,
                                                         tmp_path: Path) -> None:
     class Recorder:
+        run_id = "0badcafe"
+
         def __init__(self) -> None:
             self.frames: list[int] = []
             self.finalized: list[tuple[Path, str]] = []
@@ -285,3 +287,23 @@ def test_folder_source_and_reference_photo(media: dict[str, Path], run: Runner,
     with pytest.raises(NoFaceError, match="reference"):
         run(SwapRequest(folder, media["target"], tmp_path / "x.mp4",
                         target_reference=media["blank"], max_frames=2))
+
+
+def test_resumed_job_keeps_its_run_id(media: dict[str, Path], analyzer: FaceAnalyzer,
+                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every frame of a resumed output carries the payload of the run it continues."""
+    from openfsgan.jobs import make_labeler
+
+    monkeypatch.setenv("OPENFSGAN_C2PA_DIR", str(tmp_path / "c2pa"))
+    out = tmp_path / "marked.mp4"
+    first = make_labeler(SwapRequest(media["source"], media["target"], out))
+    cancel = threading.Event()
+    with pytest.raises(JobCancelled):
+        run_swap(SwapRequest(media["source"], media["target"], out), options=OPTIONS,
+                 analyzer=analyzer, labeler=first, cancel=cancel,
+                 progress=lambda done, total: cancel.set() if done == 5 else None)
+    resumed = make_labeler(SwapRequest(media["source"], media["target"], out, resume=True))
+    assert resumed.run_id == first.run_id
+    fresh = make_labeler(SwapRequest(media["source"], media["target"], tmp_path / "other.mp4",
+                                     resume=True))
+    assert fresh.run_id != first.run_id

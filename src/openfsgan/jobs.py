@@ -34,7 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -104,9 +104,14 @@ class SwapRequest:
             descriptor); excludes ``target_face``.
         resume: continue an interrupted video job from its finished segments.
         overwrite: replace an existing output.
-        watermark: embed the invisible watermark / provenance manifest (via the labeler).
+        watermark: embed the invisible pixel watermark (the metadata tag and the C2PA
+            manifest are always written; they record when the watermark was turned off).
         label: text of a visible "synthetic" label (via the labeler); None for none.
         max_frames: process only the first N target frames (a preview); None for all.
+        run_id: the run id the watermark and manifest carry (8 hex digits); None: a new one
+            (a resumed job keeps the id of the run it continues).
+        c2pa_cert, c2pa_key: an organisation's certificate chain (PEM) and private key to sign
+            the C2PA manifest with; None: the local identity (see docs/provenance.md).
     """
 
     source: Path
@@ -122,6 +127,9 @@ class SwapRequest:
     watermark: bool = True
     label: str | None = None
     max_frames: int | None = None
+    run_id: str | None = None
+    c2pa_cert: Path | None = None
+    c2pa_key: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +170,11 @@ class JobSummary:
 class OutputLabeler(Protocol):
     """Provenance hook: marks every output frame and the finished file as synthetic."""
 
+    @property
+    def run_id(self) -> str | None:
+        """The id the marks carry (kept in a video job's work state for ``resume``)."""
+        ...
+
     def label_frame(self, rgb: np.ndarray, index: int) -> np.ndarray:
         """The frame to encode instead of ``rgb`` (``[H, W, 3]`` uint8, same size)."""
         ...
@@ -174,7 +187,9 @@ class OutputLabeler(Protocol):
 
 
 class NullLabeler:
-    """Labels nothing (used when provenance is turned off or not available)."""
+    """Labels nothing (for tests and callers that label their outputs themselves)."""
+
+    run_id = None
 
     def label_frame(self, rgb: np.ndarray, index: int) -> np.ndarray:
         return rgb
@@ -184,16 +199,15 @@ class NullLabeler:
 
 
 def make_labeler(request: SwapRequest) -> OutputLabeler:
-    """The provenance labeler for ``request`` (:mod:`openfsgan.provenance.labeler`)."""
-    try:
-        from openfsgan.provenance.labeler import make_labeler as make_provenance_labeler
-    except ModuleNotFoundError as error:
-        if error.name != "openfsgan.provenance.labeler":
-            raise
-        if request.watermark or request.label:
-            log.warning("provenance labelling is not available in this build: the output "
-                        "carries no watermark or label")
-        return NullLabeler()
+    """The provenance labeler for ``request`` (:mod:`openfsgan.provenance.labeler`).
+
+    A resumed video job reuses the run id saved with its finished segments, so every frame of
+    the output carries the same payload.
+    """
+    from openfsgan.provenance.labeler import make_labeler as make_provenance_labeler
+
+    if request.run_id is None and request.resume:
+        request = replace(request, run_id=_WorkState.saved_run_id(request.output))
     labeler: OutputLabeler = make_provenance_labeler(request)
     return labeler
 
@@ -643,9 +657,10 @@ class _Segment:
 class _WorkState:
     """Segments finished so far and what the next segment needs to continue seamlessly."""
 
-    def __init__(self, folder: Path, fingerprint: str) -> None:
+    def __init__(self, folder: Path, fingerprint: str, run_id: str | None = None) -> None:
         self.folder = folder
         self.fingerprint = fingerprint
+        self.run_id = run_id
         self.segments: list[_Segment] = []
         self.processor_state: dict[str, Any] = {}
         self.last_box: list[float] | None = None
@@ -660,15 +675,26 @@ class _WorkState:
 
     def save(self) -> None:
         data = {"format": "openfsgan-swap-work", "version": WORK_STATE_VERSION,
-                "fingerprint": self.fingerprint,
+                "fingerprint": self.fingerprint, "run_id": self.run_id,
                 "segments": [asdict(s) for s in self.segments],
                 "processor_state": self.processor_state, "last_box": self.last_box}
         write_text_atomic(self.path, json.dumps(data, indent=1))
 
     @staticmethod
-    def open(output: Path, fingerprint: str, resume: bool) -> _WorkState:
+    def saved_run_id(output: Path) -> str | None:
+        """The run id of the unfinished job writing ``output``, if there is one."""
+        try:
+            data = json.loads((work_folder(output) / "state.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        run_id = data.get("run_id") if isinstance(data, dict) else None
+        return run_id if isinstance(run_id, str) else None
+
+    @staticmethod
+    def open(output: Path, fingerprint: str, resume: bool,
+             run_id: str | None = None) -> _WorkState:
         folder = work_folder(output)
-        state = _WorkState(folder, fingerprint)
+        state = _WorkState(folder, fingerprint, run_id)
         if folder.exists() and resume:
             state._load()
             log.info("resuming %s: %d frames already done", output, state.frames_done)
@@ -910,7 +936,8 @@ def _run_video(request: SwapRequest, target_info: MediaInfo, processor: _FramePr
     total = target_info.frame_count
     if request.max_frames is not None:
         total = min(total, request.max_frames)
-    work = _WorkState.open(request.output, request_fingerprint(request, options), request.resume)
+    work = _WorkState.open(request.output, request_fingerprint(request, options), request.resume,
+                           labeler.run_id)
     resumed = work.frames_done
     processor.load_state(work.processor_state)
     cached = _cached_analysis(request.target, analyzer) if options.use_cache else None

@@ -21,11 +21,17 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continue an interrupted video job where it stopped")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--no-watermark", action="store_true",
-                        help="do not embed the invisible watermark and provenance manifest")
+                        help="do not embed the invisible pixel watermark (for research data "
+                             "sets); the metadata tag and C2PA manifest still label the file "
+                             "and record that the watermark is off")
     parser.add_argument("--label", metavar="TEXT",
                         help="visible label drawn on every frame (e.g. 'AI-generated')")
     parser.add_argument("--max-frames", type=int, metavar="N",
                         help="only the first N target frames (a quick preview)")
+    parser.add_argument("--c2pa-cert", metavar="PEM",
+                        help="certificate chain to sign the C2PA manifest with (default: a "
+                             "local identity made on first use; see docs/provenance.md)")
+    parser.add_argument("--c2pa-key", metavar="PEM", help="private key for --c2pa-cert")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,12 +64,16 @@ def request_from_args(args: argparse.Namespace, mode: str) -> Any:
     reference = getattr(args, "target_reference", None)
     if target_face is not None and reference is not None:
         raise ConfigError("use --target-face or --target-reference, not both")
+    if (args.c2pa_cert is None) != (args.c2pa_key is None):
+        raise ConfigError("--c2pa-cert and --c2pa-key go together")
     return SwapRequest(
         source=Path(args.source), target=Path(args.target), output=Path(args.output),
         method=args.method, mode=mode, source_face=args.source_face, target_face=target_face,
         target_reference=Path(reference) if reference else None, resume=args.resume,
         overwrite=args.overwrite, watermark=not args.no_watermark, label=args.label,
-        max_frames=args.max_frames)
+        max_frames=args.max_frames,
+        c2pa_cert=Path(args.c2pa_cert) if args.c2pa_cert else None,
+        c2pa_key=Path(args.c2pa_key) if args.c2pa_key else None)
 
 
 def run_request(request: Any, quiet: bool) -> int:
