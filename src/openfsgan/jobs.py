@@ -552,12 +552,15 @@ class _ReenactProcessor:
 
 
 class _NeuralSwapProcessor:
-    def __init__(self, models: Any, source: SourceAppearance) -> None:
+    def __init__(self, models: Any, source: SourceAppearance, video: bool) -> None:
+        from openfsgan.geometry.masks import MaskSmoother
         from openfsgan.pipelines.neural import NeuralConfig
 
         self.models = models
         self.source = source
         self.config = NeuralConfig()
+        self.smoother = MaskSmoother(self.config.mask_momentum) if video else None
+        self.track_id: int | None = None
         self.output_size: tuple[int, int] | None = None
 
     def __call__(self, rgb: np.ndarray, face: Face | None) -> np.ndarray:
@@ -565,7 +568,11 @@ class _NeuralSwapProcessor:
 
         if face is None:
             return rgb
-        return neural_swap_frame(self.models, rgb, face, self.source, self.config)
+        if self.smoother is not None and face.track_id != self.track_id:
+            self.smoother.reset()
+            self.track_id = face.track_id
+        return neural_swap_frame(self.models, rgb, face, self.source, self.config,
+                                 self.smoother)
 
     def state_dict(self) -> dict[str, Any]:
         return {}
@@ -608,7 +615,7 @@ def _neural_processor(request: SwapRequest, analyzer: FaceAnalyzer, options: Job
     appearance = load_source_appearance(request.source, request.source_face, analyzer,
                                         NeuralConfig().source_config(models.resolution),
                                         options.use_cache)
-    return _NeuralSwapProcessor(models, appearance), len(appearance.views)
+    return _NeuralSwapProcessor(models, appearance, video), len(appearance.views)
 
 
 # ---------------------------------------------------------------------------------------------

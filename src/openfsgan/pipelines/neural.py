@@ -31,7 +31,7 @@ from openfsgan.face.align import (
 )
 from openfsgan.face.heatmaps import landmark_heatmaps
 from openfsgan.face.pose import fit_landmarks_3d, interpolate_landmarks, solve_pose
-from openfsgan.geometry.masks import border_window
+from openfsgan.geometry.masks import MaskSmoother, border_window
 from openfsgan.inference import NeuralModels
 from openfsgan.pipelines.classic import ClassicConfig, SourceAppearance, SourceView
 from openfsgan.types import BoundingBox, Face
@@ -51,6 +51,7 @@ class NeuralConfig:
         region_dilation: the face region G_s may claim, as a dilation of the landmark hull
             (fraction of the crop): keeps stray segmentation far from the face out of the swap.
         paste_feather: blur of the pasted region's edge (fraction of the crop).
+        mask_momentum: temporal smoothing of the face mask on video (0 = none).
     """
 
     reenactment_steps: int = 2
@@ -58,6 +59,7 @@ class NeuralConfig:
     min_view_distance_deg: float = 3.0
     region_dilation: float = 0.04
     paste_feather: float = 0.02
+    mask_momentum: float = 0.5
 
     def __post_init__(self) -> None:
         if not 1 <= self.reenactment_steps <= 8:
@@ -66,6 +68,8 @@ class NeuralConfig:
             raise ConfigError("min_view_weight must be in [0, 1/3)")
         if not 0.0 <= self.region_dilation < 0.2 or not 0.0 <= self.paste_feather < 0.2:
             raise ConfigError("region_dilation and paste_feather must be in [0, 0.2)")
+        if not 0.0 <= self.mask_momentum < 1.0:
+            raise ConfigError("mask_momentum must be in [0, 1)")
 
     def source_config(self, resolution: int) -> ClassicConfig:
         """Crop settings of the source views: the alignment the generators were trained on
@@ -203,7 +207,8 @@ class NeuralCrop:
 
 
 def swap_crop(models: NeuralModels, frame: np.ndarray, target_face: Face,
-              source: SourceAppearance, config: NeuralConfig | None = None) -> NeuralCrop:
+              source: SourceAppearance, config: NeuralConfig | None = None,
+              smoother: MaskSmoother | None = None) -> NeuralCrop:
     """Every stage of the neural swap, in crop space (see :func:`swap_frame`)."""
     config = config or NeuralConfig()
     size = models.resolution
@@ -217,6 +222,8 @@ def swap_crop(models: NeuralModels, frame: np.ndarray, target_face: Face,
     reenacted, reenacted_probs = reenact_views(models, views, target, config.reenactment_steps)
     region = face_region(target_points, size, config.region_dilation)[None, None]
     target_face_prob = segment_face(models, target_image) * region
+    if smoother is not None:  # video: damp the segmentation's flicker along the face edge
+        target_face_prob = smoother(target_face_prob[0, 0])[None, None]
     completed = inpaint(models, reenacted, reenacted_probs[:, FACE_CLASS:FACE_CLASS + 1],
                         target_face_prob)
     mask = (target_face_prob > 0.5).astype(np.float32)
@@ -229,7 +236,8 @@ def swap_crop(models: NeuralModels, frame: np.ndarray, target_face: Face,
 
 
 def swap_frame(models: NeuralModels, frame: np.ndarray, target_face: Face,
-               source: SourceAppearance, config: NeuralConfig | None = None) -> np.ndarray:
+               source: SourceAppearance, config: NeuralConfig | None = None,
+               smoother: MaskSmoother | None = None) -> np.ndarray:
     """Replace ``target_face`` in ``frame`` by the source identity with the trained generators.
 
     Args:
@@ -238,11 +246,13 @@ def swap_frame(models: NeuralModels, frame: np.ndarray, target_face: Face,
         target_face: the face to replace (landmarks and pose from the analyzer).
         source: the source's appearance map, built with ``config.source_config(resolution)``.
         config: neural-path settings.
+        smoother: temporal smoothing of the face mask on video (reset it when the face
+            changes); None for a photo.
 
     Returns:
         ``[H, W, 3]`` uint8 swapped frame.
     """
-    swapped = swap_crop(models, frame, target_face, source, config)
+    swapped = swap_crop(models, frame, target_face, source, config, smoother)
     return paste_back(frame, swapped.blended, swapped.paste_mask, swapped.transform)
 
 
