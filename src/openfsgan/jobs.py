@@ -269,7 +269,7 @@ def check_request(request: SwapRequest) -> tuple[MediaInfo, MediaInfo | None]:
     Returns:
         The target's media info and the source's (None for a folder of photos).
     """
-    from openfsgan.cli.common import check_input_path, check_output_file
+    from openfsgan.io.paths import check_input_path, check_output_file
     from openfsgan.io.media import IMAGE_EXTENSIONS, probe
 
     if request.method not in METHODS:

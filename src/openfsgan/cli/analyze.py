@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from openfsgan import __version__
-    from openfsgan.cli.common import check_input_file, check_output_file
+    from openfsgan.io.paths import check_input_file, check_output_file
     from openfsgan.errors import NoFaceError, OutputError
     from openfsgan.face.analyzer import FaceAnalyzer
     from openfsgan.io.atomic import write_text_atomic

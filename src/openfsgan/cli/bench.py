@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     from openfsgan import __version__
     from openfsgan.benchmarking import STAGES, BenchConfig, markdown_table, run_benchmark
-    from openfsgan.cli.common import check_input_file, check_output_file
+    from openfsgan.io.paths import check_input_file, check_output_file
     from openfsgan.errors import OutputError
     from openfsgan.io.media import probe
     from openfsgan.metrics.report import write_json

@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _pairs_from_args(args: argparse.Namespace) -> list[EvalPair]:
-    from openfsgan.cli.common import check_input_dir, check_input_file
+    from openfsgan.io.paths import check_input_dir, check_input_file
     from openfsgan.errors import ConfigError
     from openfsgan.evaluation.pairs import load_pairs, pairs_from_dirs
 
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from openfsgan import __version__
-    from openfsgan.cli.common import check_output_file
+    from openfsgan.io.paths import check_output_file
     from openfsgan.errors import OpenFSGANError, OutputError
     from openfsgan.evaluation.runner import EvalConfig, check_method_available, run_evaluation
     from openfsgan.io.atomic import write_text_atomic

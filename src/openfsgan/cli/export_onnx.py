@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from openfsgan.cli.common import check_output_file
+    from openfsgan.io.paths import check_output_file
     from openfsgan.errors import InputNotFoundError, OutputError
     from openfsgan.export.onnx import export_onnx
 

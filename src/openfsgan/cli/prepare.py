@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
                               "--synthetic N)")
         exclude: tuple[str, ...] = ()
         if args.exclude_list:
-            from openfsgan.cli.common import check_input_file
+            from openfsgan.io.paths import check_input_file
             from openfsgan.data.prepare import load_exclude_list
 
             exclude = load_exclude_list(check_input_file(args.exclude_list, "exclusion list"))

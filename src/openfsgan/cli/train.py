@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from openfsgan.cli.common import check_input_dir, check_input_file
+    from openfsgan.io.paths import check_input_dir, check_input_file
     from openfsgan.config import load_yaml
     from openfsgan.errors import INTERRUPTED_EXIT_CODE, ConfigError
     from openfsgan.training.config import TrainConfig

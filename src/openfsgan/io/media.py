@@ -18,14 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from openfsgan.errors import (
-    InputNotFoundError,
-    InputTooLargeError,
-    InvalidInputError,
-    OutputError,
-    PermissionDeniedError,
-)
+from openfsgan.errors import InputTooLargeError, InvalidInputError, OutputError
 from openfsgan.io.atomic import atomic_output
+from openfsgan.io.paths import check_input_file
 from openfsgan.types import MediaInfo
 
 log = logging.getLogger(__name__)
@@ -44,17 +39,6 @@ class VideoFrame:
     index: int
     time_s: float
     rgb: np.ndarray
-
-
-def _check_readable_file(path: Path) -> None:
-    if not path.exists():
-        raise InputNotFoundError(f"file not found: {path}")
-    if path.is_dir():
-        raise InvalidInputError(f"expected a file, got a folder: {path}")
-    if not os.access(path, os.R_OK):
-        raise PermissionDeniedError(f"file is not readable (permission denied): {path}")
-    if path.stat().st_size == 0:
-        raise InvalidInputError(f"file is empty (0 bytes): {path}")
 
 
 def is_image_path(path: str | os.PathLike[str]) -> bool:
@@ -97,7 +81,7 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     from PIL import Image, ImageOps
 
     p = Path(path)
-    _check_readable_file(p)
+    check_input_file(p, "file")
     width, height = _image_size(p)
     _check_image_size(p, width, height)
     try:
@@ -147,7 +131,7 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
         InputNotFoundError, PermissionDeniedError, InvalidInputError, InputTooLargeError.
     """
     p = Path(path)
-    _check_readable_file(p)
+    check_input_file(p, "file")
     if is_image_path(p):
         width, height = _image_size(p)
         _check_image_size(p, width, height)

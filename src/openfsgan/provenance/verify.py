@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openfsgan.cli.common import check_input_file
+from openfsgan.io.paths import check_input_file
 from openfsgan.errors import InvalidInputError
 from openfsgan.provenance.manifest import ManifestReading, read_manifest
 from openfsgan.provenance.metadata import TagReading, describe_fields, read_tag

@@ -1,4 +1,4 @@
-"""Checks shared by sub-commands at the CLI edge: fail early with one actionable line."""
+"""Input and output path checks: fail early with one actionable line (CLI, jobs, web)."""
 
 from __future__ import annotations
 
