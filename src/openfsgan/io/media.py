@@ -98,7 +98,7 @@ def _open_container(path: Path) -> Any:
 
     try:
         return av.open(str(path))
-    except av.error.FFmpegError as error:  # type: ignore[attr-defined]
+    except av.error.FFmpegError as error:
         raise InvalidInputError(f"not a readable image or video: {path}") from error
 
 
@@ -197,7 +197,7 @@ def iter_frames(path: str | os.PathLike[str], start: int = 0) -> Iterator[VideoF
             pts = frame.pts if frame.pts is not None else first_pts
             time_s = float((pts - first_pts) * time_base)
             yield VideoFrame(index, time_s, frame.to_ndarray(format="rgb24"))
-    except av.error.FFmpegError as error:  # type: ignore[attr-defined]
+    except av.error.FFmpegError as error:
         raise InvalidInputError(
             f"video could not be decoded after frame {index} (truncated or corrupt?): {p}"
         ) from error
@@ -300,7 +300,7 @@ class VideoWriter:
             return
         try:
             source = av.open(str(self.audio_from))
-        except av.error.FFmpegError:  # type: ignore[attr-defined]
+        except av.error.FFmpegError:
             log.warning("could not open %s to copy its audio", self.audio_from)
             return
         if not source.streams.audio:
