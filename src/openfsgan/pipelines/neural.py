@@ -31,7 +31,7 @@ from openfsgan.face.align import (
 )
 from openfsgan.face.heatmaps import landmark_heatmaps
 from openfsgan.face.pose import fit_landmarks_3d, interpolate_landmarks, solve_pose
-from openfsgan.geometry.masks import MaskSmoother, border_window
+from openfsgan.geometry.masks import MaskSmoother, border_window, inner_feather
 from openfsgan.inference import NeuralModels
 from openfsgan.pipelines.classic import ClassicConfig, SourceAppearance, SourceView
 from openfsgan.types import BoundingBox, Face
@@ -50,7 +50,7 @@ class NeuralConfig:
         min_view_distance_deg: appearance-map views closer than this (yaw/pitch) are fused.
         region_dilation: the face region G_s may claim, as a dilation of the landmark hull
             (fraction of the crop): keeps stray segmentation far from the face out of the swap.
-        paste_feather: blur of the pasted region's edge (fraction of the crop).
+        paste_feather: feather inside the pasted region's edge (fraction of the crop).
         mask_momentum: temporal smoothing of the face mask on video (0 = none).
     """
 
@@ -228,9 +228,10 @@ def swap_crop(models: NeuralModels, frame: np.ndarray, target_face: Face,
                         target_face_prob)
     mask = (target_face_prob > 0.5).astype(np.float32)
     blended = blend(models, completed, target_image, mask)
-    paste_mask = cv2.GaussianBlur(mask[0, 0], (0, 0), max(config.paste_feather * size, 0.5))
-    # only where the blend changed something, never up to the crop's edge
-    paste_mask = np.clip(2.0 * paste_mask, 0.0, 1.0) * border_window(size, 0.06)
+    # feathered inside the blended region only: outside it the frame keeps its own (sharper)
+    # pixels, and the region's pixel-stepped edge never shows; never up to the crop's edge
+    paste_mask = inner_feather(mask[0, 0] > 0.5, max(config.paste_feather * size, 0.5)) \
+        * border_window(size, 0.06)
     return NeuralCrop(transform, target_crop, from_network(reenacted), from_network(completed),
                       from_network(blended), mask[0, 0], paste_mask.astype(np.float32))
 
