@@ -38,7 +38,8 @@ class JobSpec:
         method: ``"classic"`` or ``"neural"``.
         mode: ``"swap"`` (source identity onto the target) or ``"reenact"``.
         source_face, target_face: track ids picked in the UI; None lets the library choose.
-        watermark: embed the invisible watermark and provenance tag (on unless turned off).
+        watermark: embed the invisible watermark (on unless turned off; the tag and the C2PA
+            manifest are written either way).
         label: text of the visible "synthetic" label; None for none.
         max_frames: stop a video after this many frames (a quick preview); None for all.
         resume: continue an interrupted video job where it stopped.
