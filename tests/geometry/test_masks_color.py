@@ -18,6 +18,7 @@ from openfsgan.geometry.masks import (
     face_mask,
     face_outline,
     hard_face_mask,
+    inner_face,
     skin_likelihood,
     skin_region,
 )
@@ -68,9 +69,40 @@ def test_skin_region_and_forehead_gate() -> None:
     gated = face_mask(landmarks, (SIZE, SIZE), forehead_gate=likelihood)
     plain = face_mask(landmarks, (SIZE, SIZE))
     left, right = SIZE // 2 - 14, SIZE // 2 + 14
-    assert plain[brow_y - 4, left] > 0.5 and gated[brow_y - 4, left] < 0.5
-    assert gated[brow_y - 4, right] > 0.5  # the skin half of the forehead stays
+    # the fringe is gated above the brows' own margin (which always comes from the source)
+    assert plain[brow_y - 10, left] > 0.5 and gated[brow_y - 10, left] < 0.5
+    assert gated[brow_y - 10, right] > 0.5  # the skin half of the forehead stays
     assert gated[nose_y, nose_x] > 0.95
+
+
+def test_gates_never_remove_the_inner_face() -> None:
+    """Brows, eyes, nose and mouth carry the identity: a gate that rejects them (dark brows are
+    not skin) trims only the outline and forehead."""
+    landmarks = canonical_landmarks(SIZE)
+    reject_all = np.zeros((SIZE, SIZE), np.float32)
+    gated = face_mask(landmarks, (SIZE, SIZE), forehead_gate=reject_all, outline_gate=reject_all)
+    plain = face_mask(landmarks, (SIZE, SIZE))
+    for index in (19, 24, 37, 44, 30, 51, 57):  # brows, eyes, nose tip, lips
+        x, y = np.round(landmarks[index]).astype(int)
+        assert gated[y, x] > 0.9, index
+    jaw_x, jaw_y = np.round(0.8 * landmarks[4] + 0.2 * landmarks[30]).astype(int)
+    assert plain[jaw_y, jaw_x] > 0.9 and gated[jaw_y, jaw_x] < 0.5  # the outline is trimmed
+    inner = inner_face(landmarks, (SIZE, SIZE))
+    chin_x, chin_y = np.round(landmarks[8]).astype(int)
+    assert inner[chin_y, chin_x] == 0 and gated.sum() < plain.sum()
+
+
+def test_shading_tolerant_skin_likelihood() -> None:
+    skin = np.zeros((32, 32), bool)
+    skin[8:24, 8:24] = True
+    lab = np.zeros((32, 32, 3), np.float32)
+    lab[...] = (60.0, 15.0, 18.0)
+    lab[0, 0] = (78.0, 15.0, 18.0)  # lit skin
+    lab[0, 1] = (60.0, -12.0, 20.0)  # green
+    strict = skin_likelihood(lab, skin)
+    tolerant = skin_likelihood(lab, skin, min_std=(12.0, 2.0, 2.0))
+    assert strict[0, 0] == 0.0 and tolerant[0, 0] == 1.0
+    assert strict[0, 1] == 0.0 and tolerant[0, 1] == 0.0
 
 
 def test_mask_smoother_damps_jitter() -> None:

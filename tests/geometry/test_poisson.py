@@ -116,6 +116,33 @@ def test_robust_boundary_clips_outlying_boundary_values() -> None:
     assert clip_boundary(np.zeros((4, 4, 1)), np.zeros((4, 4), bool), 1.0).shape == (4, 4, 1)
 
 
+def test_untrusted_boundary_takes_the_trusted_median() -> None:
+    """A long stretch of foreign colour on the boundary (hair at a temple, a red flag) is too
+    much of the ring for clipping alone; trust marks it and it no longer leaks in."""
+    source = np.full((SIZE, SIZE, 3), 100.0, np.float32)
+    target = np.full((SIZE, SIZE, 3), 120.0, np.float32)
+    mask = _disc()
+    left = np.zeros((SIZE, SIZE), bool)
+    left[:, : SIZE // 2 - 8] = True
+    # skin with texture (a robust spread of ~8 grey levels), a red stretch on its left
+    target += np.random.default_rng(0).normal(0.0, 8.0, target.shape).astype(np.float32)
+    target[left] = (230.0, 60.0, 60.0)
+    trust = np.where(left, 0.0, 1.0).astype(np.float32)
+    clipped = poisson_blend(source, target, mask, boundary_clip=2.5)
+    trusted = poisson_blend(source, target, mask, boundary_clip=2.5, boundary_trust=trust)
+    near_left = (mask > 0) & np.roll(left, 6, axis=1)
+    red_shift = lambda image: float(np.mean(image[near_left][:, 0]) - 120.0)  # noqa: E731
+    assert red_shift(clipped) > 10.0  # clipping alone lets the red stretch bleed in
+    assert abs(red_shift(trusted)) < 3.0  # trusted: the median difference stands in
+    # half trust: half way between the clipped difference and the median
+    half = clip_boundary(np.full((8, 8, 1), 10.0, np.float32), np.pad(np.ones((4, 4), bool), 2),
+                         100.0, np.full((8, 8), 0.5, np.float32))
+    ring = boundary_ring(np.pad(np.ones((4, 4), bool), 2))
+    assert np.allclose(half[ring], 10.0)  # all equal: the median is the value itself
+    with pytest.raises(ValueError, match="boundary_clip"):
+        poisson_blend(source, target, mask, boundary_trust=trust)
+
+
 def test_grayscale_empty_mask_and_border_mask() -> None:
     source = np.full((20, 20), 50, np.uint8)
     target = np.full((20, 20), 90, np.uint8)

@@ -30,15 +30,21 @@ class MaskConfig:
         feather_fraction: Gaussian feather sigma, as a fraction of the face width.
         outline_fraction: width of the outline band an ``outline_gate`` applies to, as a
             fraction of the face width.
+        inner_margin_fraction: the inner face (brows, eyes, nose, mouth: :func:`inner_face`)
+            grown by this fraction of the face width is never gated away: it carries the
+            identity, so it always comes from the source (a target's bushy eyebrows are not
+            "skin", but must not be kept).
     """
 
     brow_raise: float = 0.22
     erode_fraction: float = 0.02
     feather_fraction: float = 0.035
     outline_fraction: float = 0.1
+    inner_margin_fraction: float = 0.05
 
     def __post_init__(self) -> None:
-        for name in ("brow_raise", "erode_fraction", "feather_fraction", "outline_fraction"):
+        for name in ("brow_raise", "erode_fraction", "feather_fraction", "outline_fraction",
+                     "inner_margin_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
@@ -90,6 +96,10 @@ def face_mask(landmarks: np.ndarray, shape: tuple[int, int],
         mask = _gate_forehead(mask, pts, shape, forehead_gate, face_width)
     if outline_gate is not None:
         mask = _gate_outline(mask, outline_gate, config.outline_fraction * face_width)
+    if forehead_gate is not None or outline_gate is not None:
+        # the gates trim hair and background off the outline, never the identity's features
+        inner = inner_face(pts, shape, config.inner_margin_fraction * face_width)
+        mask = np.maximum(mask, np.minimum(inner, hard_face_mask(pts, shape, config.brow_raise)))
     erode_px = round(config.erode_fraction * face_width)
     if erode_px > 0:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode_px + 1,) * 2)
@@ -99,6 +109,24 @@ def face_mask(landmarks: np.ndarray, shape: tuple[int, int],
     if sigma > 0.3:
         soft = cv2.GaussianBlur(soft, (0, 0), sigmaX=sigma, sigmaY=sigma)
     return np.clip(soft, 0.0, 1.0, out=soft)
+
+
+def inner_face(landmarks: np.ndarray, shape: tuple[int, int], margin_px: float = 0.0,
+               brow_raise: float = 0.06) -> np.ndarray:
+    """``[H, W]`` uint8 (0/255): convex hull of the brows (raised by ``brow_raise`` of the
+    nose-bridge-to-chin distance, to take their full thickness), eyes, nose and mouth
+    (landmarks 17..67), grown by ``margin_px``."""
+    pts = np.asarray(landmarks, dtype=np.float32)
+    up, length = face_up_direction(pts)
+    features = np.concatenate([pts[17:68], pts[BROW_INDICES] + brow_raise * length * up])
+    region: np.ndarray = np.zeros(shape, np.uint8)
+    hull = cv2.convexHull(np.round(features * 16).astype(np.int32))
+    cv2.fillConvexPoly(region, hull, 255, lineType=cv2.LINE_8, shift=4)
+    grow = round(margin_px)
+    if grow > 0:
+        region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                              (2 * grow + 1,) * 2))
+    return region
 
 
 def border_window(size: int, feather_fraction: float = 0.08) -> np.ndarray:
@@ -153,18 +181,21 @@ def skin_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return (region > 0) & (holes == 0)
 
 
-def skin_likelihood(lab: np.ndarray, skin: np.ndarray, max_distance: float = 2.5) -> np.ndarray:
+def skin_likelihood(lab: np.ndarray, skin: np.ndarray, max_distance: float = 2.5,
+                    min_std: tuple[float, float, float] = (4.0, 2.0, 2.0)) -> np.ndarray:
     """How skin-like each pixel is, float32 ``[H, W]`` in ``[0, 1]``.
 
     A diagonal Gaussian of the Lab values inside ``skin`` (see :func:`skin_region`); 1 within
     ``max_distance`` standard deviations, falling to 0 one deviation further. Hair, glasses and
-    eyebrows on a forehead fall outside it.
+    eyebrows on a forehead fall outside it. ``min_std`` floors the (L, a, b) deviations: a
+    large L floor tolerates shading (a forehead lit brighter than the cheeks is still skin)
+    while hair, background and teeth still differ in colour or by far in lightness.
     """
     skin_u8 = np.asarray(skin, dtype=np.uint8)
     if cv2.countNonZero(skin_u8) < 16:
         return np.ones(lab.shape[:2], np.float32)
     mean, std = cv2.meanStdDev(lab, mask=skin_u8)
-    std = np.maximum(std.ravel(), np.array([4.0, 2.0, 2.0]))
+    std = np.maximum(std.ravel(), np.asarray(min_std, dtype=np.float64))
     # squared normalised distance, per pixel: sum_c ((lab_c - mean_c) / std_c)^2
     scaled = (lab - mean.ravel().astype(np.float32)) * (1.0 / std).astype(np.float32)
     distance = np.sqrt(cv2.transform(scaled * scaled, np.ones((1, 3), np.float32)))

@@ -281,7 +281,8 @@ def _solve_laplace_multigrid(boundary: np.ndarray, inside: np.ndarray, coarsest:
 def poisson_blend(source: np.ndarray, target: np.ndarray, mask: np.ndarray,
                   method: PoissonMethod = "multigrid", coarsest: int = 32,
                   sweeps: int = 2, cycles: int = 2,
-                  boundary_clip: float | None = None) -> np.ndarray:
+                  boundary_clip: float | None = None,
+                  boundary_trust: np.ndarray | None = None) -> np.ndarray:
     """Poisson blending: ``∇f = ∇source`` inside ``mask``, ``f = target`` outside.
 
     Only the mask's bounding box (plus a one-pixel ring) is solved.
@@ -299,6 +300,12 @@ def poisson_blend(source: np.ndarray, target: np.ndarray, mask: np.ndarray,
             ± ``boundary_clip`` robust deviations (1.4826 MAD), so that a few boundary pixels
             unlike the rest (a strand of hair, an edge of glasses) do not bleed their colour
             into the whole region. ``None``: the exact Poisson boundary condition.
+        boundary_trust: optional ``[H, W]`` weight in ``[0, 1]`` of each boundary pixel (e.g.
+            how surely both images show skin there). The ring's statistics come from the
+            trusted pixels (>= 0.5), and each difference is pulled towards their median by
+            ``1 - trust``: where the target or the source shows hair, background or an open
+            mouth, its colour is not diffused into the face; the correction there is the one
+            the trusted boundary agrees on. Needs ``boundary_clip``.
 
     Returns:
         ``f``, same shape and dtype as ``source``.
@@ -314,8 +321,12 @@ def poisson_blend(source: np.ndarray, target: np.ndarray, mask: np.ndarray,
     x0, x1 = max(xs.min() - 1, 0), min(xs.max() + 2, inside.shape[1])
     boundary = tgt[y0:y1, x0:x1] - src[y0:y1, x0:x1]
     box_inside = inside[y0:y1, x0:x1]
+    if boundary_trust is not None and boundary_clip is None:
+        raise ValueError("boundary_trust needs boundary_clip (the robust boundary)")
     if boundary_clip is not None:
-        boundary = clip_boundary(boundary, box_inside, boundary_clip)
+        trust = None if boundary_trust is None else np.asarray(
+            boundary_trust, np.float32)[y0:y1, x0:x1]
+        boundary = clip_boundary(boundary, box_inside, boundary_clip, trust)
     if method == "exact":
         box = _solve_laplace_exact(boundary, box_inside)
     else:
@@ -331,17 +342,30 @@ def boundary_ring(inside: np.ndarray) -> np.ndarray:
     return cv2.dilate(inside.astype(np.uint8), cross).astype(bool) & ~inside
 
 
-def clip_boundary(boundary: np.ndarray, inside: np.ndarray, deviations: float) -> np.ndarray:
+def clip_boundary(boundary: np.ndarray, inside: np.ndarray, deviations: float,
+                  trust: np.ndarray | None = None) -> np.ndarray:
     """``boundary`` (``[H, W, C]``) with its ring values clipped to median ± ``deviations``
-    robust standard deviations per channel (at least 2 grey levels)."""
+    robust standard deviations per channel (at least 2 grey levels).
+
+    With ``trust`` (``[H, W]`` in ``[0, 1]``), median and spread come from the ring pixels
+    trusted at >= 0.5 (all of them if fewer than 8 are), and every ring value is then moved
+    towards the median by ``1 - trust``.
+    """
     ring = boundary_ring(inside)
     if ring.sum() < 8:
         return boundary
     values = boundary[ring]
-    median = np.median(values, axis=0)
-    spread = np.maximum(1.4826 * np.median(np.abs(values - median), axis=0), 2.0)
+    weight = None if trust is None else np.clip(np.asarray(trust)[ring], 0.0, 1.0)
+    reference = values
+    if weight is not None and np.count_nonzero(weight >= 0.5) >= 8:
+        reference = values[weight >= 0.5]
+    median = np.median(reference, axis=0)
+    spread = np.maximum(1.4826 * np.median(np.abs(reference - median), axis=0), 2.0)
+    limited = np.clip(values, median - deviations * spread, median + deviations * spread)
+    if weight is not None:
+        limited = median + weight[:, None].astype(np.float32) * (limited - median)
     clipped = boundary.copy()
-    clipped[ring] = np.clip(values, median - deviations * spread, median + deviations * spread)
+    clipped[ring] = limited
     return clipped
 
 

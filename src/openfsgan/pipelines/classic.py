@@ -51,7 +51,13 @@ class ClassicConfig:
         skin_gated_mask: keep the forehead part of the mask only where both faces show skin
             (no fringe of hair pasted, none painted over), and the outline band only where the
             target shows skin (background or hair inside the jaw line stays and never becomes
-            the blending boundary).
+            the blending boundary); "skin" on the outline means skin on both the target and
+            the warped source (whose narrower face may bring its background inside the jaw).
+        skin_trusted_boundary: the Poisson boundary's colour differences act only where both
+            faces show skin; elsewhere on the boundary (hair at a temple, the target's teeth
+            round an open mouth, source background) the robust median difference stands in,
+            so no foreign colour is diffused into the face as a blotch. Applies with
+            ``boundary_clip`` only (None means plain Poisson).
         max_color_gain: bound of the contrast change of the colour correction (above ~1.2 the
             shading of a softly lit source gets exaggerated).
         color_momentum: temporal smoothing of the colour statistics on video (0 = none).
@@ -69,6 +75,7 @@ class ClassicConfig:
     poisson_cycles: int = 2
     boundary_clip: float | None = 2.5
     skin_gated_mask: bool = True
+    skin_trusted_boundary: bool = True
     max_color_gain: float = 1.2
     color_momentum: float = 0.8
     mask_momentum: float = 0.5

@@ -37,6 +37,9 @@ from openfsgan.pipelines.classic import (
 from openfsgan.types import Face
 
 INNER_MOUTH = np.arange(60, 68)
+SHADING_TOLERANT_STD = (12.0, 2.0, 2.0)
+"""Floors of the Lab deviations of the skin model that decides which Poisson boundary pixels
+are trusted (L tolerant: lit and shaded skin alike; a, b strict: hair, background, lips)."""
 PASTE_FEATHER_FRACTION = 0.008
 """Feather of the pasted crop's edge, as a fraction of the crop (about 2 px at 256)."""
 
@@ -124,14 +127,19 @@ def swap_mask(target_points: np.ndarray, config: ClassicConfig,
 
 
 def blend_into_target(recoloured: np.ndarray, target_crop: np.ndarray, mask: np.ndarray,
-                      config: ClassicConfig) -> np.ndarray:
-    """Seamless blending of the swapped face into the target crop (Poisson by default)."""
+                      config: ClassicConfig,
+                      boundary_trust: np.ndarray | None = None) -> np.ndarray:
+    """Seamless blending of the swapped face into the target crop (Poisson by default).
+
+    ``boundary_trust`` (``[S, S]`` in ``[0, 1]``, Poisson only): how far each boundary pixel's
+    colour difference may act (see :func:`openfsgan.geometry.poisson.poisson_blend`).
+    """
     region = mask > 0.5
     if not region.any():
         return target_crop.copy()
     if config.blend == "poisson":
         return poisson_blend(recoloured, target_crop, region, cycles=config.poisson_cycles,
-                             boundary_clip=config.boundary_clip)
+                             boundary_clip=config.boundary_clip, boundary_trust=boundary_trust)
     if config.blend == "seamless_clone":
         region_u8 = region.astype(np.uint8) * 255
         x, y, w, h = cv2.boundingRect(region_u8)
@@ -157,19 +165,24 @@ def swap_crop(frame: np.ndarray, target_face: Face, source: SourceAppearance,
     # skin (cheeks, nose, chin) of the target geometry: colour statistics and skin models
     skin = skin_region(target_points, target_crop.shape[:2])
     target_lab, reenacted_lab = rgb_to_lab(target_crop), rgb_to_lab(reenacted)
-    forehead_gate = outline_gate = None
-    if config.skin_gated_mask:
-        # the blend's boundary must lie on the target's skin, or background and hair bleed in
-        outline_gate = skin_likelihood(target_lab, skin)
-        forehead_gate = outline_gate * skin_likelihood(reenacted_lab, skin)
-    mask = swap_mask(target_points, config, state, forehead_gate, outline_gate)
+    # where both faces show skin: the target's (hair, background and teeth are not) times the
+    # warped source's (a narrower source face brings its own background inside the jaw line)
+    both_skin = skin_likelihood(target_lab, skin) * skin_likelihood(reenacted_lab, skin)
+    gate = both_skin if config.skin_gated_mask else None
+    mask = swap_mask(target_points, config, state, gate, gate)
     if skin.any():
         recoloured = match_color_lab(reenacted_lab, target_lab, skin,
                                      state.color if state is not None else None,
                                      config.max_color_gain)
     else:
         recoloured = reenacted
-    blended = blend_into_target(recoloured, target_crop, mask, config)
+    trust = None
+    if config.skin_trusted_boundary and config.boundary_clip is not None:
+        # the target's skin, lenient in lightness (shading is no reason to distrust the
+        # boundary, colour is). Source hair or background on the boundary stays trusted: the
+        # Poisson correction painting it over with the target's skin is what we want there.
+        trust = skin_likelihood(target_lab, skin, min_std=SHADING_TOLERANT_STD)
+    blended = blend_into_target(recoloured, target_crop, mask, config, trust)
     if config.blend == "alpha":
         paste_mask = mask
     else:
