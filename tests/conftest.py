@@ -18,6 +18,18 @@ SHARED_FACES = Path(os.environ.get("OPENFSGAN_SHARED_FACES",
                                    REPO_ROOT.parent / "shared" / "data" / "faces"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_user_folders(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep the suite out of the user's cache, signing identity and web data folders.
+
+    Set in ``os.environ`` so that CLI tests run in subprocesses inherit them too; tests that
+    need a folder of their own still override these.
+    """
+    for variable, name in (("OPENFSGAN_CACHE_DIR", "cache"), ("OPENFSGAN_C2PA_DIR", "c2pa"),
+                           ("OPENFSGAN_WEB_DIR", "web")):
+        os.environ[variable] = str(tmp_path_factory.mktemp(name))
+
+
 @pytest.fixture(scope="session")
 def shared_faces() -> Path:
     """``../shared/data/faces``; skips the test when it is not beside the checkout."""
