@@ -73,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
                               "--synthetic N)")
         exclude: tuple[str, ...] = ()
         if args.exclude_list:
-            from openfsgan.io.paths import check_input_file
             from openfsgan.data.prepare import load_exclude_list
+            from openfsgan.io.paths import check_input_file
 
             exclude = load_exclude_list(check_input_file(args.exclude_list, "exclusion list"))
         cache = None
