@@ -39,6 +39,36 @@ def shared_faces() -> Path:
     return SHARED_FACES
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one thread for the test.
+
+    Torch's intra-op threads fight over a small, busy CPU (a 40-step tiny training run took 7x
+    longer with 2 threads than with 1 on the 2-core development machine). Folders of torch tests
+    make it autouse in their own conftest.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A prepared dataset of 4 synthetic identities x 4 frames, crops of 64 and 32 px.
+
+    2 identities for training, 2 for validation; no real face data needed.
+    """
+    from openfsgan.data.prepare import PrepareConfig, prepare_synthetic
+
+    root = tmp_path_factory.mktemp("data") / "synthetic"
+    prepare_synthetic(root, identities=4, frames_per_identity=4,
+                      config=PrepareConfig(size=64, val_fraction=0.25))
+    return root
+
+
 @pytest.fixture(scope="session")
 def astronaut_rgb() -> np.ndarray:
     """scikit-image's astronaut photo, 512x512 RGB uint8 (one real face)."""

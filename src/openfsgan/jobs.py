@@ -269,8 +269,8 @@ def check_request(request: SwapRequest) -> tuple[MediaInfo, MediaInfo | None]:
     Returns:
         The target's media info and the source's (None for a folder of photos).
     """
-    from openfsgan.io.paths import check_input_path, check_output_file
     from openfsgan.io.media import IMAGE_EXTENSIONS, probe
+    from openfsgan.io.paths import check_input_path, check_output_file
 
     if request.method not in METHODS:
         raise ConfigError(f"unknown method {request.method!r}; available: {', '.join(METHODS)}")

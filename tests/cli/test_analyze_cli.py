@@ -6,12 +6,12 @@ import json
 import os
 import struct
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import openfsgan
 
 from openfsgan.errors import (
     InputNotFoundError,
@@ -21,12 +21,6 @@ from openfsgan.errors import (
     OutputError,
     PermissionDeniedError,
 )
-
-
-def openfsgan(*args: str, cache_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OPENFSGAN_CACHE_DIR": str(cache_dir)}
-    return subprocess.run([sys.executable, "-m", "openfsgan", *args], capture_output=True,
-                          text=True, env=env, timeout=300, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +54,7 @@ def assert_clean_failure(result: subprocess.CompletedProcess[str], exit_code: in
 def test_image_end_to_end_with_overlay(media: dict[str, Path], tmp_path: Path) -> None:
     out, overlay = tmp_path / "a.json", tmp_path / "a.png"
     result = openfsgan("analyze", str(media["image"]), "-o", str(out), "--overlay",
-                       str(overlay), cache_dir=tmp_path / "cache")
+                       str(overlay), cache=tmp_path / "cache")
     assert result.returncode == 0, result.stderr
     doc = json.loads(out.read_text())
     assert doc["format"] == "openfsgan-analysis" and doc["media"]["width"] == 512
@@ -81,7 +75,7 @@ def test_video_end_to_end_cached_second_run(media: dict[str, Path], tmp_path: Pa
     cache_dir = tmp_path / "cache"
     out, overlay = tmp_path / "v.json", tmp_path / "v.mp4"
     result = openfsgan("-q", "analyze", str(media["video"]), "-o", str(out), "--overlay",
-                       str(overlay), "--detect-every", "4", cache_dir=cache_dir)
+                       str(overlay), "--detect-every", "4", cache=cache_dir)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # -q: no progress bar
     doc = json.loads(out.read_text())
@@ -93,14 +87,14 @@ def test_video_end_to_end_cached_second_run(media: dict[str, Path], tmp_path: Pa
     assert probe(overlay).frame_count == 10
     # second run: same content, same config -> read from the cache
     again = openfsgan("-v", "analyze", str(media["video"]), "-o", str(tmp_path / "v2.json"),
-                      "--detect-every", "4", cache_dir=cache_dir)
+                      "--detect-every", "4", cache=cache_dir)
     assert again.returncode == 0 and "from the cache" in again.stderr
     assert json.loads((tmp_path / "v2.json").read_text())["frames"] == doc["frames"]
-    info = openfsgan("cache", "info", cache_dir=cache_dir)
+    info = openfsgan("cache", "info", cache=cache_dir)
     assert info.returncode == 0 and "entries: 1" in info.stdout
-    cleared = openfsgan("cache", "clear", cache_dir=cache_dir)
+    cleared = openfsgan("cache", "clear", cache=cache_dir)
     assert cleared.returncode == 0 and "removed 1" in cleared.stdout
-    assert "entries: 0" in openfsgan("cache", "info", cache_dir=cache_dir).stdout
+    assert "entries: 0" in openfsgan("cache", "info", cache=cache_dir).stdout
 
 
 def png_header_only(width: int, height: int) -> bytes:
@@ -136,7 +130,7 @@ def test_bad_inputs_fail_cleanly(media: dict[str, Path], tmp_path: Path) -> None
     for source, code in cases:
         before = set(out_dir.iterdir())
         result = openfsgan("analyze", str(source), "-o", str(out_dir / "a.json"), "--overlay",
-                           str(out_dir / "o.png"), cache_dir=tmp_path / "cache")
+                           str(out_dir / "o.png"), cache=tmp_path / "cache")
         assert_clean_failure(result, code, out_dir, before)
 
 
@@ -147,7 +141,7 @@ def test_truncated_image_fails_cleanly(media: dict[str, Path], tmp_path: Path) -
     out = tmp_path / "out"
     out.mkdir()
     result = openfsgan("analyze", str(truncated), "-o", str(out / "a.json"),
-                       cache_dir=tmp_path / "cache")
+                       cache=tmp_path / "cache")
     assert result.returncode == InvalidInputError.exit_code
     assert "Traceback" not in result.stderr and not list(out.iterdir())
     assert_clean_failure(result, InvalidInputError.exit_code, out, set())
@@ -158,13 +152,13 @@ def test_output_refusals(media: dict[str, Path], tmp_path: Path) -> None:
     existing.write_text("{}")
     before = set(tmp_path.iterdir())
     result = openfsgan("analyze", str(media["image"]), "-o", str(existing),
-                       cache_dir=tmp_path / "cache")
+                       cache=tmp_path / "cache")
     assert_clean_failure(result, OutputError.exit_code, tmp_path, before)
     result = openfsgan("analyze", str(media["video"]), "-o", str(tmp_path / "x.json"),
-                       "--overlay", str(tmp_path / "x.png"), cache_dir=tmp_path / "cache")
+                       "--overlay", str(tmp_path / "x.png"), cache=tmp_path / "cache")
     assert_clean_failure(result, OutputError.exit_code, tmp_path, before)
     result = openfsgan("analyze", str(media["image"]), "-o", str(tmp_path / "x.json"),
-                       "--detect-every", "0", cache_dir=tmp_path / "cache")
+                       "--detect-every", "0", cache=tmp_path / "cache")
     assert result.returncode != 0 and "Traceback" not in result.stderr
 
 
@@ -184,7 +178,7 @@ def test_unreadable_inputs(media: dict[str, Path], tmp_path: Path) -> None:
                              (locked_dir, InvalidInputError.exit_code)]:
             before = set(out.iterdir())
             result = openfsgan("analyze", str(source), "-o", str(out / "a.json"),
-                               cache_dir=tmp_path / "cache")
+                               cache=tmp_path / "cache")
             assert_clean_failure(result, code, out, before)
     finally:
         locked_dir.chmod(0o755)

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import openfsgan
 
 from openfsgan.io.media import probe, read_image, write_image
-
-
-def openfsgan(*args: str | Path, cache: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OPENFSGAN_CACHE_DIR": str(cache)}
-    return subprocess.run([sys.executable, "-m", "openfsgan", *map(str, args)], env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
 
 
 @pytest.fixture(scope="module")

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-
-def openfsgan(*args: str, key_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OPENFSGAN_C2PA_DIR": str(key_dir)}
-    return subprocess.run([sys.executable, "-m", "openfsgan", *args], capture_output=True,
-                          text=True, env=env, timeout=300, check=False)
+from cli_helpers import openfsgan
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,9 @@ import pytest
 
 from openfsgan.errors import ModelError
 from openfsgan.inference import STAGES, NeuralModels, load_session, shipped_model_dir
-from openfsgan.inference.sessions import INPUT_NAMES, ONNX_FILE, OUTPUT_NAMES
+from openfsgan.inference.sessions import ONNX_FILE
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
-
-
-def test_interface_matches_the_exporter() -> None:
-    from openfsgan.export import onnx
-
-    assert INPUT_NAMES == onnx.INPUT_NAMES
-    assert OUTPUT_NAMES == onnx.OUTPUT_NAMES
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -111,12 +111,12 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from openfsgan import __version__
-    from openfsgan.io.paths import check_input_file, check_output_file
     from openfsgan.errors import NoFaceError, OutputError
     from openfsgan.face.analyzer import FaceAnalyzer
     from openfsgan.io.atomic import write_text_atomic
     from openfsgan.io.cache import analyze_cached
     from openfsgan.io.media import IMAGE_EXTENSIONS, probe
+    from openfsgan.io.paths import check_input_file, check_output_file
 
     source = check_input_file(args.input)
     output = check_output_file(args.output, [source], args.overwrite)

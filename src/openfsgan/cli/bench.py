@@ -55,9 +55,9 @@ def run(args: argparse.Namespace) -> int:
 
     from openfsgan import __version__
     from openfsgan.benchmarking import STAGES, BenchConfig, markdown_table, run_benchmark
-    from openfsgan.io.paths import check_input_file, check_output_file
     from openfsgan.errors import OutputError
     from openfsgan.io.media import probe
+    from openfsgan.io.paths import check_input_file, check_output_file
     from openfsgan.metrics.report import write_json
 
     video = check_input_file(args.video, "--video") if args.video else None

@@ -56,9 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _pairs_from_args(args: argparse.Namespace) -> list[EvalPair]:
-    from openfsgan.io.paths import check_input_dir, check_input_file
     from openfsgan.errors import ConfigError
     from openfsgan.evaluation.pairs import load_pairs, pairs_from_dirs
+    from openfsgan.io.paths import check_input_dir, check_input_file
 
     if args.pairs:
         if args.target_dir:
@@ -79,10 +79,10 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from openfsgan import __version__
-    from openfsgan.io.paths import check_output_file
     from openfsgan.errors import OpenFSGANError, OutputError
     from openfsgan.evaluation.runner import EvalConfig, check_method_available, run_evaluation
     from openfsgan.io.atomic import write_text_atomic
+    from openfsgan.io.paths import check_output_file
     from openfsgan.metrics.report import markdown_report, markdown_summary_table, write_json
 
     report_path = Path(args.output)

@@ -26,9 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from openfsgan.io.paths import check_output_file
     from openfsgan.errors import InputNotFoundError, OutputError
     from openfsgan.export.onnx import export_onnx
+    from openfsgan.io.paths import check_output_file
 
     source = Path(args.model)
     if not source.exists():

@@ -50,9 +50,9 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from openfsgan.io.paths import check_input_dir, check_input_file
     from openfsgan.config import load_yaml
     from openfsgan.errors import INTERRUPTED_EXIT_CODE, ConfigError
+    from openfsgan.io.paths import check_input_dir, check_input_file
     from openfsgan.training.config import TrainConfig
     from openfsgan.training.run import train
 

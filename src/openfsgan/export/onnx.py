@@ -22,25 +22,13 @@ import torch
 from torch import nn
 
 from openfsgan.errors import ModelError
+from openfsgan.inference.sessions import INPUT_NAMES, OUTPUT_NAMES
 from openfsgan.io.atomic import atomic_output
 from openfsgan.models.checkpoint import CONFIG_FILE, load_pretrained, read_checkpoint_config
 
 log = logging.getLogger(__name__)
 
 OPSET = 17
-
-INPUT_NAMES: dict[str, tuple[str, ...]] = {
-    "reenactment": ("image", "heatmaps"),
-    "segmentation": ("image",),
-    "inpainting": ("image", "mask"),
-    "blending": ("reenacted", "target", "mask"),
-}
-OUTPUT_NAMES: dict[str, tuple[str, ...]] = {
-    "reenactment": ("reenacted", "segmentation_logits"),
-    "segmentation": ("segmentation_logits",),
-    "inpainting": ("inpainted",),
-    "blending": ("blended",),
-}
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 STAGES: tuple[str, ...] = ("reenactment", "segmentation", "inpainting", "blending")
 ONNX_FILE = "model.onnx"
 
-# the graphs' interface, as :mod:`openfsgan.export.onnx` writes it (a test checks they agree;
-# kept here so that inference never imports torch)
+# the graphs' interface, written by :mod:`openfsgan.export.onnx` and read here (defined here so
+# that inference never imports torch)
 INPUT_NAMES: dict[str, tuple[str, ...]] = {
     "reenactment": ("image", "heatmaps"),
     "segmentation": ("image",),

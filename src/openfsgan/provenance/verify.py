@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openfsgan.io.paths import check_input_file
 from openfsgan.errors import InvalidInputError
+from openfsgan.io.paths import check_input_file
 from openfsgan.provenance.manifest import ManifestReading, read_manifest
 from openfsgan.provenance.metadata import TagReading, describe_fields, read_tag
 from openfsgan.provenance.watermark import Detection, WatermarkDetector
