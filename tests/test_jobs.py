@@ -165,16 +165,16 @@ def test_cancel_then_resume_does_not_redo_finished_frames(media: dict[str, Path]
                                                           tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
-    import openfsgan.jobs as jobs
+    import openfsgan.jobs.processors as processors  # where the classic swap looks it up
 
     calls: list[int] = []
-    real_swap = jobs.swap_frame
+    real_swap = processors.swap_frame
 
     def counting_swap(*args: object, **kwargs: object) -> np.ndarray:
         calls.append(1)
         return real_swap(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(jobs, "swap_frame", counting_swap)
+    monkeypatch.setattr(processors, "swap_frame", counting_swap)
     out = tmp_path / "resumed.mp4"
     request = SwapRequest(media["source"], media["target"], out)
     cancel = threading.Event()

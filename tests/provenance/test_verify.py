@@ -18,7 +18,7 @@ from openfsgan.provenance.verify import verify
 
 @pytest.fixture(scope="module")
 def labelled_video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A 25-frame 640x360 clip written the way jobs.py writes one (CRF 18, then finalize)."""
+    """A 25-frame 640x360 clip written the way openfsgan.jobs writes one (CRF 18, then finalize)."""
     from openfsgan.io.media import VideoWriter
 
     labeler = make_labeler(SimpleNamespace(label="AI-generated"))
