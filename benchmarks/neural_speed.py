@@ -45,9 +45,15 @@ class Timer:
     def add(self, name: str, seconds: float) -> None:
         self._current[name] = self._current.get(name, 0.0) + seconds
 
-    def end_frame(self) -> None:
-        for name, value in self._current.items():
-            self.samples.setdefault(name, []).append(value)
+    def current(self, name: str) -> float:
+        """Seconds added under ``name`` so far in the current frame."""
+        return self._current.get(name, 0.0)
+
+    def end_frame(self, keep: bool = True) -> None:
+        """Close the current frame; ``keep=False`` drops it (a warm-up frame)."""
+        if keep:
+            for name, value in self._current.items():
+                self.samples.setdefault(name, []).append(value)
         self._current = {}
 
     def medians_ms(self) -> dict[str, float]:
@@ -78,7 +84,7 @@ def _timed_models(models: Any, timer: Timer) -> Any:
 def per_stage(source: Path, target: Path, frames: int, threads: int | None) -> dict[str, Any]:
     from openfsgan.face.align import paste_back
     from openfsgan.face.analyzer import FaceAnalyzer
-    from openfsgan.inference import NeuralModels
+    from openfsgan.inference import STAGES, NeuralModels
     from openfsgan.io.media import iter_frames
     from openfsgan.jobs import load_source_appearance
     from openfsgan.pipelines.neural import NeuralConfig, swap_crop
@@ -90,13 +96,13 @@ def per_stage(source: Path, target: Path, frames: int, threads: int | None) -> d
     appearance = load_source_appearance(source, None, analyzer,
                                         config.source_config(models.resolution), False)
     timed = _timed_models(models, timer)
-    decoded = iter(iter_frames(target))
+    decoded = _TimedFrames(iter(iter_frames(target)), timer)
     size = None
-    for index, faces in enumerate(analyzer.track_frames(_timed_iter(decoded, timer))):
+    for index, faces in enumerate(analyzer.track_frames(decoded)):
         if index >= frames + 3:
             break
-        timer.add("analysis", time.perf_counter() - _LAST[1])
-        frame = _LAST[0]
+        timer.add("analysis", time.perf_counter() - decoded.handed_at)
+        frame = decoded.rgb
         size = frame.shape[:2]
         if faces.faces:
             start = time.perf_counter()
@@ -105,33 +111,33 @@ def per_stage(source: Path, target: Path, frames: int, threads: int | None) -> d
             start = time.perf_counter()
             paste_back(frame, crop.blended, crop.paste_mask, crop.transform)
             timer.add("paste_back", time.perf_counter() - start)
-            networks = sum(timer._current.get(s, 0.0) for s in
-                           ("reenactment", "segmentation", "inpainting", "blending"))
+            networks = sum(timer.current(stage) for stage in STAGES)
             timer.add("align_masks_other", total - networks)
-        if index >= 3:  # warm-up frames are not counted
-            timer.end_frame()
-        else:
-            timer._current = {}
+        timer.end_frame(keep=index >= 3)  # warm-up frames are not counted
     medians = timer.medians_ms()
     return {"frame_size": list(size or ()), "views": len(appearance.views),
             "reenactment_steps": config.reenactment_steps, "resolution": models.resolution,
             "median_ms": medians, "swap_fps_without_io": 1000.0 / sum(medians.values())}
 
 
-_LAST: list[Any] = [None, 0.0]  # the frame handed to the tracker, and when
+class _TimedFrames:
+    """Decoded frames handed to the tracker, timing the decoding; remembers the last frame
+    handed over and when, so that the caller can time the analysis of it."""
 
+    def __init__(self, frames: Any, timer: Timer) -> None:
+        self.frames, self.timer = frames, timer
+        self.rgb: np.ndarray | None = None
+        self.handed_at = 0.0
 
-def _timed_iter(frames: Any, timer: Timer) -> Any:
-    while True:
+    def __iter__(self) -> _TimedFrames:
+        return self
+
+    def __next__(self) -> Any:
         start = time.perf_counter()
-        try:
-            frame = next(frames)
-        except StopIteration:
-            return
-        timer.add("decode", time.perf_counter() - start)
-        _LAST[0] = frame.rgb
-        _LAST[1] = time.perf_counter()
-        yield frame
+        frame = next(self.frames)
+        self.timer.add("decode", time.perf_counter() - start)
+        self.rgb, self.handed_at = frame.rgb, time.perf_counter()
+        return frame
 
 
 def end_to_end(source: Path, target: Path, frames: int) -> dict[str, Any]:
