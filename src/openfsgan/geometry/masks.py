@@ -91,7 +91,8 @@ def face_mask(landmarks: np.ndarray, shape: tuple[int, int],
     """
     pts = np.asarray(landmarks, dtype=np.float32)
     face_width = float(np.linalg.norm(pts[16] - pts[0]))
-    mask = hard_face_mask(pts, shape, config.brow_raise)
+    hull = hard_face_mask(pts, shape, config.brow_raise)
+    mask = hull
     if forehead_gate is not None:
         mask = _gate_forehead(mask, pts, shape, forehead_gate, face_width)
     if outline_gate is not None:
@@ -99,11 +100,10 @@ def face_mask(landmarks: np.ndarray, shape: tuple[int, int],
     if forehead_gate is not None or outline_gate is not None:
         # the gates trim hair and background off the outline, never the identity's features
         inner = inner_face(pts, shape, config.inner_margin_fraction * face_width)
-        mask = np.maximum(mask, np.minimum(inner, hard_face_mask(pts, shape, config.brow_raise)))
+        mask = np.maximum(mask, np.minimum(inner, hull))
     erode_px = round(config.erode_fraction * face_width)
     if erode_px > 0:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode_px + 1,) * 2)
-        mask = cv2.erode(mask, kernel)
+        mask = cv2.erode(mask, disk(erode_px))
     soft: np.ndarray = mask.astype(np.float32) / 255.0
     sigma = config.feather_fraction * face_width
     if sigma > 0.3:
@@ -124,8 +124,7 @@ def inner_face(landmarks: np.ndarray, shape: tuple[int, int], margin_px: float =
     cv2.fillConvexPoly(region, hull, 255, lineType=cv2.LINE_8, shift=4)
     grow = round(margin_px)
     if grow > 0:
-        region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
-                                                              (2 * grow + 1,) * 2))
+        region = cv2.dilate(region, disk(grow))
     return region
 
 
@@ -140,26 +139,31 @@ def border_window(size: int, feather_fraction: float = 0.08) -> np.ndarray:
     return np.outer(profile, profile).astype(np.float32)
 
 
+def disk(radius_px: int) -> np.ndarray:
+    """Elliptical structuring element of radius ``radius_px``: ``[2r+1, 2r+1]`` uint8."""
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius_px + 1,) * 2)
+
+
+def _keep_gated_band(mask: np.ndarray, core: np.ndarray, gate: np.ndarray,
+                     radius_px: int) -> np.ndarray:
+    """``core`` plus the rest of ``mask`` where ``gate`` >= 0.5, as one smooth piece: specks
+    of the band dropped and pin holes filled at ``radius_px``."""
+    kernel = disk(radius_px)
+    band = (mask > 127) & (core == 0) & (np.asarray(gate) >= 0.5)
+    band_u8 = cv2.morphologyEx(band.astype(np.uint8) * 255, cv2.MORPH_OPEN, kernel)
+    return cv2.morphologyEx(np.maximum(core, band_u8), cv2.MORPH_CLOSE, kernel)
+
+
 def _gate_forehead(mask: np.ndarray, landmarks: np.ndarray, shape: tuple[int, int],
                    gate: np.ndarray, face_width: float) -> np.ndarray:
+    # the band above the brows must be one smooth piece
     core = hard_face_mask(landmarks, shape, brow_raise=0.04)
-    band = (mask > 127) & (core == 0) & (np.asarray(gate) >= 0.5)
-    # drop specks and fill pin holes: the band must be one smooth piece above the brows
-    size = max(3, 2 * round(0.02 * face_width) + 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    band_u8 = cv2.morphologyEx(band.astype(np.uint8) * 255, cv2.MORPH_OPEN, kernel)
-    gated = np.maximum(core, band_u8)
-    return cv2.morphologyEx(gated, cv2.MORPH_CLOSE, kernel)
+    return _keep_gated_band(mask, core, gate, max(1, round(0.02 * face_width)))
 
 
 def _gate_outline(mask: np.ndarray, gate: np.ndarray, band_px: float) -> np.ndarray:
-    radius = max(1, round(band_px))
-    core = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2))
-    band = (mask > 127) & (core == 0) & (np.asarray(gate) >= 0.5)
-    size = max(3, 2 * round(band_px / 4) + 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    band_u8 = cv2.morphologyEx(band.astype(np.uint8) * 255, cv2.MORPH_OPEN, kernel)
-    return cv2.morphologyEx(np.maximum(core, band_u8), cv2.MORPH_CLOSE, kernel)
+    core = cv2.erode(mask, disk(max(1, round(band_px))))
+    return _keep_gated_band(mask, core, gate, max(1, round(band_px / 4)))
 
 
 def skin_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -177,7 +181,7 @@ def skin_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         cv2.fillConvexPoly(holes, np.round(cv2.convexHull(part) * 16).astype(np.int32), 1,
                            lineType=cv2.LINE_8, shift=4)
     grow = max(1, round(0.06 * float(np.linalg.norm(pts[45] - pts[36]))))
-    holes = cv2.dilate(holes, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
+    holes = cv2.dilate(holes, disk(grow))
     return (region > 0) & (holes == 0)
 
 
@@ -213,8 +217,7 @@ def inner_feather(region: np.ndarray, sigma_px: float) -> np.ndarray:
     if sigma_px <= 0.3:
         return alpha
     erode_px = int(np.ceil(2.0 * sigma_px))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode_px + 1,) * 2)
-    core = cv2.erode(alpha, kernel)
+    core = cv2.erode(alpha, disk(erode_px))
     soft = cv2.GaussianBlur(core, (0, 0), sigmaX=sigma_px, sigmaY=sigma_px)
     return np.minimum(soft, alpha)
 

@@ -32,7 +32,13 @@ from openfsgan.face.align import (
 from openfsgan.face.heatmaps import landmark_heatmaps
 from openfsgan.face.pose import fit_landmarks_3d, interpolate_landmarks, solve_pose
 from openfsgan.geometry.color import match_color_lab, rgb_to_lab
-from openfsgan.geometry.masks import MaskSmoother, border_window, inner_feather, skin_region
+from openfsgan.geometry.masks import (
+    MaskSmoother,
+    border_window,
+    disk,
+    inner_feather,
+    skin_region,
+)
 from openfsgan.inference import NeuralModels
 from openfsgan.pipelines.classic import ClassicConfig, SourceAppearance, SourceView
 from openfsgan.types import BoundingBox, Face
@@ -169,9 +175,7 @@ def face_region(points: np.ndarray, size: int, dilation: float) -> np.ndarray:
     hull = cv2.convexHull(np.round(np.concatenate([points, forehead]) * 16).astype(np.int32))
     region: np.ndarray = np.zeros((size, size), np.uint8)
     cv2.fillConvexPoly(region, hull, 1, lineType=cv2.LINE_8, shift=4)
-    radius = max(1, round(dilation * size))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return cv2.dilate(region, kernel).astype(np.float32)
+    return cv2.dilate(region, disk(max(1, round(dilation * size)))).astype(np.float32)
 
 
 def segment_face(models: NeuralModels, image: np.ndarray) -> np.ndarray:
