@@ -67,7 +67,10 @@ class _ReenactProcessor:
         if self.reference is None:
             # the driver's first face is its reference: motion is measured from there
             self.reference = face
-        return reenact_face(self.source, face, self.reference, self.config, driver_rgb=rgb)
+        return self._reenact(rgb, face, self.reference)
+
+    def _reenact(self, rgb: np.ndarray, face: Face, reference: Face) -> np.ndarray:
+        return reenact_face(self.source, face, reference, self.config, driver_rgb=rgb)
 
     def state_dict(self) -> dict[str, Any]:
         return {"reference": None if self.reference is None else self.reference.to_dict()}
@@ -115,15 +118,11 @@ class _NeuralReenactProcessor(_ReenactProcessor):
         self.models = models
         self.neural_source = NeuralReenactSource.prepare(models, source.frame, source.face)
 
-    def __call__(self, rgb: np.ndarray, face: Face | None) -> np.ndarray:
+    def _reenact(self, rgb: np.ndarray, face: Face, reference: Face) -> np.ndarray:
         from openfsgan.pipelines.neural import reenact_frame as neural_reenact_frame
         from openfsgan.pipelines.reenact import retarget_landmarks
 
-        if face is None:
-            return self.source.frame.copy()
-        if self.reference is None:
-            self.reference = face
-        driven = retarget_landmarks(self.source.face, face, self.reference,
+        driven = retarget_landmarks(self.source.face, face, reference,
                                     self.config.expression_gain)
         return neural_reenact_frame(self.models, self.neural_source, driven)
 
