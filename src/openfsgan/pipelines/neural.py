@@ -143,8 +143,7 @@ def reenact(models: NeuralModels, image: np.ndarray, source: Face, target: Face,
     """
     size = models.resolution
     path = interpolate_landmarks(source, target, steps)[:-1] if steps > 1 else []
-    path.append(target.landmarks)
-    logits = np.zeros((1, 3, size, size), np.float32)
+    path.append(target.landmarks)  # never empty: the loop sets ``logits``
     for points in path:
         heatmaps = landmark_heatmaps(np.asarray(points, np.float32), size)[None]
         image, logits = models.reenactment(image, heatmaps)
