@@ -2,7 +2,8 @@
 
 Per stage (median milliseconds per frame, over ``--frames`` target frames, after a warm-up):
 face analysis (tracking: detection on a downscaled frame, 68 landmarks, pose), alignment, G_r
-(all iterative steps over all appearance-map views), G_s, G_c, G_b, paste-back. End to end:
+(all iterative steps over all appearance-map views), the landmark refinement of G_r's result,
+the detail layer, G_s, G_c, G_b, paste-back. End to end:
 ``openfsgan.jobs.run_swap`` with ``method="neural"`` (decode, analyse, swap, encode H.264,
 overlapped in threads), steady-state frames per second between the second and the last
 frame.
@@ -20,14 +21,17 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 
@@ -81,6 +85,41 @@ def _timed_models(models: Any, timer: Timer) -> Any:
                    blending=wrap(models.blending))
 
 
+def _timed(timer: Timer, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            timer.add(name, time.perf_counter() - start)
+
+    return timed
+
+
+STEPS = ("geometry_refinement", "detail_layer")
+
+
+@contextlib.contextmanager
+def _timed_steps(timer: Timer) -> Iterator[None]:
+    """Time the neural path's steps between the networks under their own names (``STEPS``)."""
+    from openfsgan.pipelines import neural
+
+    track = neural.DetailTrack
+    detail = track.__dict__["detail"]
+    with contextlib.ExitStack() as stack:
+        for owner, attribute, name, replacement in (
+                (neural, "refine_geometry", "geometry_refinement", None),
+                (neural, "add_detail", "detail_layer", None),
+                (track, "__init__", "detail_layer", None),
+                (track, "follow", "detail_layer", None),
+                (track, "detail", "detail_layer", property(_timed(timer, "detail_layer",
+                                                                  detail.fget)))):
+            stack.enter_context(mock.patch.object(
+                owner, attribute,
+                replacement or _timed(timer, name, getattr(owner, attribute))))
+        yield
+
+
 def per_stage(source: Path, target: Path, frames: int, threads: int | None) -> dict[str, Any]:
     from openfsgan.face.align import paste_back
     from openfsgan.face.analyzer import FaceAnalyzer
@@ -106,13 +145,14 @@ def per_stage(source: Path, target: Path, frames: int, threads: int | None) -> d
         size = frame.shape[:2]
         if faces.faces:
             start = time.perf_counter()
-            crop = swap_crop(timed, frame, faces.faces[0], appearance, config)
+            with _timed_steps(timer):
+                crop = swap_crop(timed, frame, faces.faces[0], appearance, config)
             total = time.perf_counter() - start
             start = time.perf_counter()
-            paste_back(frame, crop.blended, crop.paste_mask, crop.transform)
+            paste_back(frame, crop.output, crop.output_mask, crop.output_transform)
             timer.add("paste_back", time.perf_counter() - start)
-            networks = sum(timer.current(stage) for stage in STAGES)
-            timer.add("align_masks_other", total - networks)
+            measured = sum(timer.current(stage) for stage in STAGES + STEPS)
+            timer.add("align_masks_other", total - measured)
         timer.end_frame(keep=index >= 3)  # warm-up frames are not counted
     medians = timer.medians_ms()
     return {"frame_size": list(size or ()), "views": len(appearance.views),

@@ -35,11 +35,12 @@ def test_shipped_onnx_matches_the_shipped_torch_weights(stage: str) -> None:
     """ONNX Runtime on model.onnx vs torch on model.safetensors (the fine-tuning copy)."""
     import torch
 
-    from openfsgan.export.onnx import example_inputs
+    from openfsgan.export.onnx import example_inputs, exported_module
     from openfsgan.models import load_pretrained
 
     session = load_session(stage, threads=1)
-    model = load_pretrained(shipped_model_dir(stage), expected_model=stage).float()
+    model = exported_module(
+        load_pretrained(shipped_model_dir(stage), expected_model=stage).float().eval())
     inputs = example_inputs(stage, session.resolution, batch=2, seed=3)
     with torch.no_grad():
         want = model(*inputs)

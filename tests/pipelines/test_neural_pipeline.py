@@ -7,12 +7,23 @@ import pytest
 
 from openfsgan.errors import ConfigError
 from openfsgan.pipelines.neural import (
+    DetailTrack,
     NeuralConfig,
     NeuralReenactSource,
+    Reenactment,
+    add_detail,
     crop_face,
+    detail_factor,
     face_region,
     from_network,
+    inpaint,
+    landmark_goal,
+    motion_maps,
+    reached_landmarks,
     reenact_frame,
+    refine_geometry,
+    rescale_points,
+    resize,
     softmax,
     swap_crop,
     swap_frame,
@@ -46,6 +57,125 @@ def test_conversions_and_helpers() -> None:
     assert np.allclose(probs.sum(axis=1), 1.0)
     with pytest.raises(ConfigError):
         NeuralConfig(reenactment_steps=0)
+    with pytest.raises(ConfigError):
+        NeuralConfig(detail_factor=0)
+    with pytest.raises(ConfigError):
+        NeuralConfig(landmark_tolerance=0.5)
+    assert NeuralConfig(detail_factor=3).source_config(128).crop_size == 384
+
+
+def test_rescaled_landmarks_stay_on_the_same_face_point() -> None:
+    from openfsgan.face.align import canonical_landmarks
+
+    assert np.allclose(rescale_points(canonical_landmarks(512), 512, 128),
+                       canonical_landmarks(128), atol=1e-4)
+
+
+def test_detail_factor_follows_the_face_size_in_the_frame() -> None:
+    from openfsgan.face.align import AlignTransform
+
+    def transform(frame_pixels_per_crop_pixel: float) -> AlignTransform:
+        scale = 1.0 / frame_pixels_per_crop_pixel
+        return AlignTransform.from_matrix(np.array([[scale, 0, 0], [0, scale, 0]]), 128)
+
+    assert detail_factor(transform(0.7), 4) == 1  # a small face: the crop is already enough
+    assert detail_factor(transform(1.2), 4) == 1
+    assert detail_factor(transform(2.6), 4) == 3
+    assert detail_factor(transform(9.0), 4) == 4  # never above what the source views hold
+
+
+def test_motion_maps_move_pixels_as_the_generator_does() -> None:
+    """cv2.remap with the enlarged flow equals G_r's own grid_sample on a crop of that size."""
+    import cv2
+    import torch
+
+    from openfsgan.models.reenactment import warp_image
+
+    rng = np.random.default_rng(0)
+    size = 64
+    image = cv2.GaussianBlur(rng.uniform(0, 1, (size, size, 3)).astype(np.float32), (0, 0), 2)
+    ys, xs = np.mgrid[0:16, 0:16] / 16.0
+    flow = np.stack([0.1 * np.sin(3 * ys), 0.05 * xs - 0.02]).astype(np.float32)
+    map_x, map_y = motion_maps(flow, size)
+    got = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    big_flow = torch.from_numpy(resize(flow.transpose(1, 2, 0), size).transpose(2, 0, 1))[None]
+    want = warp_image(torch.from_numpy(image.transpose(2, 0, 1))[None], big_flow)
+    want_np = want[0].numpy().transpose(1, 2, 0)
+    assert np.abs(got - want_np)[4:-4, 4:-4].max() < 1e-3
+    still = motion_maps(np.zeros((2, 16, 16), np.float32), size)
+    assert np.allclose(still[0], np.arange(size)[None]) and np.allclose(still[1],
+                                                                        np.arange(size)[:, None])
+
+
+def test_detail_track_keeps_only_what_the_small_crop_cannot_hold() -> None:
+    rng = np.random.default_rng(1)
+    ys, xs = np.mgrid[0:256, 0:256]
+    smooth = np.repeat((100 + 50 * np.sin(xs / 40.0) + 30 * np.cos(ys / 50.0))[..., None], 3, 2)
+    texture = smooth + rng.normal(0, 12, smooth.shape)
+    assert np.abs(DetailTrack(smooth, 64).detail).mean() < 0.5
+    track = DetailTrack(texture, 64)
+    before = track.detail
+    assert 5 < before.std() < 12 and abs(before.mean()) < 0.5
+    still = np.zeros((1, 2, 64, 64), np.float32)
+    track.follow(still, np.ones((1, 1, 64, 64), np.float32))  # no motion, source kept: as is
+    assert np.allclose(track.detail, before, atol=1e-3)
+    painted = np.ones((1, 1, 64, 64), np.float32)
+    painted[..., :, :32] = 0.0  # G_r paints the left half: no source detail there
+    track.follow(still, painted)
+    assert np.abs(track.detail[:, :100]).max() == 0.0 and (track.kept[:, :100] == 0).all()
+    assert np.allclose(track.detail[:, 160:], before[:, 160:], atol=1e-3)
+    # a shift of 4 px of the 64 px crop moves the 256 px layer by 16 px, in one resampling
+    shifted = DetailTrack(texture, 64)
+    shift = np.zeros((1, 2, 64, 64), np.float32)
+    shift[:, 0] = 8.0 / 64  # flow in half-crop units: 4 px of 64
+    shifted.follow(shift, np.ones((1, 1, 64, 64), np.float32))
+    assert np.allclose(shifted.detail[:, 20:-20], before[:, 36:-4], atol=1e-2)
+
+
+def test_add_detail_replaces_the_high_band_where_the_source_shows() -> None:
+    rng = np.random.default_rng(2)
+    small = np.clip(100 + rng.normal(0, 20, (32, 32, 3)), 0, 255).astype(np.uint8)
+    detail = np.zeros((128, 128, 3), np.float32)
+    detail[::2] = 20.0
+    detail[1::2] = -20.0
+    weight = np.zeros((32, 32), np.float32)
+    weight[:, 16:] = 1.0
+    out = add_detail(small, detail, weight, cutoff=16)
+    assert out.shape == (128, 128, 3) and out.dtype == np.uint8
+    plain = resize(small.astype(np.float32), 128)
+    # left: the networks' result, enlarged; right: its content below 16 px plus the detail
+    assert np.abs(out[:, :56] - plain[:, :56]).max() <= 1
+    low = resize(resize(plain, 16), 128)
+    assert np.abs(out[:, 72:].astype(float) - (low + detail)[:, 72:]).max() <= 1
+    # where G_r painted (an empty layer), the result's own finest band goes: no checkerboard
+    board = np.full((32, 32, 3), 100, np.uint8)
+    board[::2, ::2] = board[1::2, 1::2] = 140
+    cleaned = add_detail(board, np.zeros_like(detail), np.ones((32, 32), np.float32), cutoff=16)
+    assert np.ptp(cleaned[8:-8, 8:-8]) <= 2 and abs(cleaned.mean() - 120) < 1
+
+
+def test_inpaint_smooths_only_what_g_c_painted() -> None:
+    class CheckerboardFill:
+        def __call__(self, image: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
+            board = np.where((np.indices((64, 64)).sum(axis=0) % 2) == 0, 0.5, -0.5)
+            return [image * (1 - mask) + board.astype(np.float32) * mask]
+
+    class Models:
+        inpainting = CheckerboardFill()
+
+    rng = np.random.default_rng(3)
+    reenacted = rng.uniform(-1, 1, (1, 3, 64, 64)).astype(np.float32)
+    reenacted_face = np.ones((1, 1, 64, 64), np.float32)
+    reenacted_face[..., 20:40, 20:40] = 0.0
+    target_face = np.ones((1, 1, 64, 64), np.float32)
+    raw = inpaint(Models(), reenacted, reenacted_face, target_face)  # type: ignore[arg-type]
+    smooth = inpaint(Models(), reenacted, reenacted_face, target_face, 1.0)  # type: ignore[arg-type]
+    assert np.ptp(raw[..., 24:36, 24:36]) == pytest.approx(1.0)
+    assert np.ptp(smooth[..., 24:36, 24:36]) < 0.05
+    outside = np.ones((64, 64), bool)
+    outside[20:40, 20:40] = False
+    assert np.array_equal(smooth[..., outside], reenacted[..., outside])
+    assert inpaint(Models(), reenacted, target_face, target_face, 1.0) is reenacted  # no hole
 
 
 def test_face_region_covers_the_landmarks_and_forehead() -> None:
@@ -71,16 +201,29 @@ def test_crop_face_refits_pose_in_the_crop(astronaut_faces) -> None:
     assert abs(local.pose.yaw - face.pose.yaw) < 10.0
 
 
-def test_neural_swap_of_the_astronaut(models, astronaut_faces) -> None:
+def _high_frequency_energy(image: np.ndarray) -> float:
+    import cv2
+
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return float(np.mean(cv2.Laplacian(gray, cv2.CV_32F) ** 2))
+
+
+@pytest.mark.parametrize("factor", [1, 4])
+def test_neural_swap_of_the_astronaut(models, astronaut_faces, factor: int) -> None:
     from openfsgan.pipelines.classic import SourceAppearance, make_source_view
 
     frame, face, mirrored, mirrored_face = astronaut_faces
-    config = NeuralConfig()
+    config = NeuralConfig(detail_factor=factor)
     view = make_source_view(mirrored, mirrored_face, config.source_config(models.resolution))
     source = SourceAppearance.from_views([view], 0.0)
     crop = swap_crop(models, frame, face, source, config)
     size = models.resolution
     assert crop.blended.shape == crop.reenacted.shape == (size, size, 3)
+    # the astronaut's face spans about twice the generators' crop in the photo
+    expected = size * (2 if factor > 1 else 1)
+    assert crop.output.shape == (expected, expected, 3)
+    assert crop.output_mask.shape == (expected, expected)
+    assert crop.output_transform.crop_size == expected
     # the segmentation finds a face of plausible size, and G_b keeps the target outside it
     assert 0.1 < crop.mask.mean() < 0.7
     outside = crop.mask == 0
@@ -96,6 +239,88 @@ def test_neural_swap_of_the_astronaut(models, astronaut_faces) -> None:
     assert ys.min() >= box.y0 - 0.8 * box.height and ys.max() <= box.y1 + 0.5 * box.height
 
 
+def test_the_detail_layer_sharpens_the_swapped_face(models, astronaut_faces) -> None:
+    from openfsgan.pipelines.classic import SourceAppearance, make_source_view
+
+    frame, face, mirrored, mirrored_face = astronaut_faces
+    outputs = {}
+    for factor in (1, 4):
+        config = NeuralConfig(detail_factor=factor)
+        view = make_source_view(mirrored, mirrored_face, config.source_config(models.resolution))
+        outputs[factor] = swap_frame(models, frame, face,
+                                     SourceAppearance.from_views([view], 0.0), config)
+    box = face.box
+    inner = (slice(int(box.y0 + 0.3 * box.height), int(box.y1 - 0.1 * box.height)),
+             slice(int(box.x0 + 0.2 * box.width), int(box.x1 - 0.2 * box.width)))
+    plain, detailed = (_high_frequency_energy(outputs[f][inner]) for f in (1, 4))
+    assert detailed > 1.3 * plain
+    # the detail is high frequency only: the face's colour stays the networks'
+    means = [outputs[f][inner].mean(axis=(0, 1)) for f in (1, 4)]
+    assert np.abs(means[1] - means[0]).max() < 2
+
+
+def _astronaut_crop(astronaut_faces, size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    from openfsgan.face.align import estimate_alignment, transform_points, warp_to_crop
+
+    frame, face, _, _ = astronaut_faces
+    transform = estimate_alignment(face.landmarks, size)
+    return warp_to_crop(frame, transform), transform_points(face.landmarks, transform.matrix)
+
+
+def _miss(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean landmark distance in % of the eye distance of ``b``."""
+    eyes = np.linalg.norm(b[36:42].mean(axis=0) - b[42:48].mean(axis=0))
+    return float(np.linalg.norm(a - b, axis=1).mean() / eyes * 100)
+
+
+def test_reached_landmarks_finds_the_face_in_a_crop(astronaut_faces) -> None:
+    crop, points = _astronaut_crop(astronaut_faces)
+    assert _miss(reached_landmarks(crop, points), points) < 4.0
+    # the search box comes from the wanted landmarks, but the answer from the image
+    assert _miss(reached_landmarks(crop, points + np.array([2.0, 1.0])), points) < 4.0
+
+
+def test_landmark_goal_keeps_small_misses_and_gives_up_on_huge_ones() -> None:
+    from openfsgan.face.align import canonical_landmarks
+
+    wanted = canonical_landmarks(128)
+    eyes = np.linalg.norm(wanted[36:42].mean(axis=0) - wanted[42:48].mean(axis=0))
+    reached = wanted.copy()
+    reached[0] += [0.02 * eyes, 0.0]  # a small miss: kept as it is
+    reached[48] += [0.0, 0.10 * eyes]  # a large one: brought down to the tolerance
+    goal = landmark_goal(reached, wanted, tolerance=0.03, max_error=0.15)
+    assert goal is not None
+    assert np.allclose(goal[0], reached[0], atol=1e-4)
+    assert np.allclose(goal[48], wanted[48] + [0.0, 0.03 * eyes], atol=1e-4)
+    assert np.allclose(goal[1:48], wanted[1:48])
+    assert np.allclose(landmark_goal(reached, wanted, 0.0, 0.15), wanted, atol=1e-4)
+    assert landmark_goal(wanted + 0.2 * eyes, wanted, 0.03, 0.15) is None
+
+
+def test_refine_geometry_moves_the_face_onto_the_wanted_landmarks(astronaut_faces) -> None:
+    crop, points = _astronaut_crop(astronaut_faces)
+    wanted = points.copy()
+    wanted[48:68, 1] += 3.0  # a lower mouth
+    wanted[17:27, 1] -= 2.0  # raised brows
+    image = to_network(crop)
+    probs = np.zeros((1, 3, 128, 128), np.float32)
+    probs[:, 1, 40:100, 40:90] = 1.0
+    detail = np.zeros((256, 256, 3), np.float32)
+    detail[100:200:2] = 10.0
+    done = refine_geometry(Reenactment(image, probs, detail), wanted, 0.15)
+    before = _miss(reached_landmarks(crop, wanted), wanted)
+    after = _miss(reached_landmarks(from_network(done.image), wanted), wanted)
+    assert before > 4.0 and after < 0.6 * before
+    assert done.image.shape == image.shape and done.probs.shape == probs.shape
+    assert done.detail is not None and done.detail.shape == detail.shape
+    # the crop's border stays where it is
+    assert np.abs(done.image[..., 0, :] - image[..., 0, :]).max() < 0.01
+    assert np.abs(done.image[..., :, -1] - image[..., :, -1]).max() < 0.01
+    # landmarks nowhere near the face are a failed detection: nothing changes
+    lost = refine_geometry(Reenactment(image, probs, detail), wanted + 30.0, 0.15)
+    assert lost.image is image
+
+
 def test_neural_reenactment_keeps_the_source_frame(models, astronaut_faces) -> None:
     frame, face, _, _ = astronaut_faces
     source = NeuralReenactSource.prepare(models, frame, face)
@@ -103,3 +328,10 @@ def test_neural_reenactment_keeps_the_source_frame(models, astronaut_faces) -> N
     out = reenact_frame(models, source, driven)
     assert out.shape == frame.shape
     assert np.array_equal(out[:20], frame[:20])  # far from the face
+    assert source.detail_crop is not None and source.transform.crop_size == 256
+    plain = reenact_frame(models, NeuralReenactSource.prepare(
+        models, frame, face, NeuralConfig(detail_factor=1)), driven)
+    box = face.box
+    inner = (slice(int(box.y0 + 0.3 * box.height), int(box.y1 - 0.1 * box.height)),
+             slice(int(box.x0 + 0.2 * box.width), int(box.x1 - 0.2 * box.width)))
+    assert _high_frequency_energy(out[inner]) > 1.3 * _high_frequency_energy(plain[inner])

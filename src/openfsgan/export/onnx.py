@@ -25,6 +25,7 @@ from openfsgan.errors import ModelError
 from openfsgan.inference.sessions import INPUT_NAMES, OUTPUT_NAMES
 from openfsgan.io.atomic import atomic_output
 from openfsgan.models.checkpoint import CONFIG_FILE, load_pretrained, read_checkpoint_config
+from openfsgan.models.reenactment import ReenactmentGenerator
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,27 @@ def example_inputs(model_name: str, resolution: int, batch: int = 1,
                      f"{', '.join(INPUT_NAMES)}")
 
 
+class ReenactmentWithMotion(nn.Module):
+    """G_r as exported: its output and segmentation, then its motion (flow, occlusion mask),
+    in the order of ``OUTPUT_NAMES["reenactment"]``."""
+
+    def __init__(self, generator: ReenactmentGenerator) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, image: torch.Tensor, heatmaps: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        parts = self.generator.components(image, heatmaps)
+        return parts.image, parts.segmentation_logits, parts.flow, parts.occlusion_mask
+
+
+def exported_module(generator: nn.Module) -> nn.Module:
+    """The module whose outputs the ONNX graph of ``generator`` has (``OUTPUT_NAMES``): G_r
+    with its motion, every other generator as it is."""
+    if isinstance(generator, ReenactmentGenerator):
+        return ReenactmentWithMotion(generator).eval()
+    return generator
+
+
 def _outputs(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> list[np.ndarray]:
     with torch.no_grad():
         result = model(*inputs)
@@ -134,11 +156,12 @@ def export_onnx(model_path: str | os.PathLike[str], output: str | os.PathLike[st
     if name not in INPUT_NAMES:
         raise ModelError(f"{model_dir} holds a {name!r} model; exportable: "
                          f"{', '.join(INPUT_NAMES)}")
-    model = load_pretrained(model_dir).float().eval()
+    generator = load_pretrained(model_dir).float().eval()
     size = resolution or run_resolution or 256
-    multiple = getattr(model.config, "size_multiple", 1)
+    multiple = getattr(generator.config, "size_multiple", 1)
     if size % multiple:
         raise ModelError(f"resolution {size} is not a multiple of {multiple} for this model")
+    model = exported_module(generator)
     inputs = example_inputs(name, size, batch=1)
     input_names, output_names = list(INPUT_NAMES[name]), list(OUTPUT_NAMES[name])
     with atomic_output(output) as tmp:

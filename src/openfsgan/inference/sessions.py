@@ -36,7 +36,9 @@ INPUT_NAMES: dict[str, tuple[str, ...]] = {
     "blending": ("reenacted", "target", "mask"),
 }
 OUTPUT_NAMES: dict[str, tuple[str, ...]] = {
-    "reenactment": ("reenacted", "segmentation_logits"),
+    # G_r also gives its motion (flow, occlusion mask), so that the source's detail above the
+    # network's resolution can be moved the same way (pipelines.neural.DetailTrack)
+    "reenactment": ("reenacted", "segmentation_logits", "flow", "occlusion_mask"),
     "segmentation": ("segmentation_logits",),
     "inpainting": ("inpainted",),
     "blending": ("blended",),
@@ -120,6 +122,11 @@ def load_session(stage: str, model_dir: str | os.PathLike[str] | None = None,
     if names != INPUT_NAMES[stage]:
         raise ModelError(f"{path} is not a {stage} model: inputs {', '.join(names)}, expected "
                          f"{', '.join(INPUT_NAMES[stage])}")
+    outputs = tuple(o.name for o in session.get_outputs())
+    if outputs != OUTPUT_NAMES[stage]:
+        raise ModelError(f"{path} has outputs {', '.join(outputs)}, expected "
+                         f"{', '.join(OUTPUT_NAMES[stage])}: export it again with this "
+                         "version (`openfsgan export-onnx`)")
     shape = session.get_inputs()[0].shape
     if not (isinstance(shape[2], int) and shape[2] == shape[3]):
         raise ModelError(f"{path} must have a fixed square crop size, got input shape {shape}")

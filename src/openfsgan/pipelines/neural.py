@@ -7,6 +7,20 @@
     blend -> segment the target with G_s -> complete the missing face with G_c -> blend with
     G_b -> paste back into the frame
 
+Two steps of ours sit between those stages, both there because the shipped generators are
+small and trained for hours on a CPU rather than days on a GPU:
+
+* **landmark refinement** (:func:`refine_geometry`): G_r's result misses the target's
+  landmarks by about 5 % of the eye distance; a mesh warp removes most of the miss;
+* **detail layer** (:class:`DetailTrack`), below.
+
+The generators work on small crops (128 px for the shipped ones) while a face in a video frame
+is often three or four times larger. G_r moves the source by a dense flow (plus synthesised
+pixels where the source shows nothing usable), so the source's detail above the generators'
+resolution is moved by the same flow on a larger crop and added back to the result (the
+*detail layer*, :class:`DetailTrack`): the face keeps its pores, lashes and hair strands instead
+of an upscaled blur, and the networks still decide shape, colour and blending.
+
 The generators run through ONNX Runtime (:class:`openfsgan.inference.NeuralModels`). Images are
 RGB uint8 ``[H, W, 3]`` at the edges and NCHW float32 in ``[-1, 1]`` for the networks. No file
 I/O.
@@ -14,7 +28,9 @@ I/O.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -30,6 +46,7 @@ from openfsgan.face.align import (
     warp_to_crop,
 )
 from openfsgan.face.heatmaps import landmark_heatmaps
+from openfsgan.face.landmarks import LandmarkPredictor
 from openfsgan.face.pose import fit_landmarks_3d, interpolate_landmarks, solve_pose
 from openfsgan.geometry.color import match_color_lab, rgb_to_lab
 from openfsgan.geometry.masks import (
@@ -39,6 +56,7 @@ from openfsgan.geometry.masks import (
     inner_feather,
     skin_region,
 )
+from openfsgan.geometry.mesh_warp import extend_landmarks, face_mesh
 from openfsgan.inference import NeuralModels
 from openfsgan.pipelines.classic import ClassicConfig, SourceAppearance, SourceView
 from openfsgan.types import BoundingBox, Face
@@ -63,16 +81,37 @@ class NeuralConfig:
             the target's before G_b: the shipped G_b was trained on recolourings of up to
             ±20 % and leaves larger skin-tone differences visible.
         max_colour_gain: bound of the contrast change of that transfer.
+        fill_smoothing: Gaussian sigma (generator pixels) applied to what G_c paints
+            (:func:`inpaint`); 0 = as painted.
+        detail_factor: largest enlargement of the generators' crop at which the detail layer
+            is computed (source views are kept that much larger); the enlargement used for a
+            face is the one that matches its size in the frame, 1 = no detail layer.
+        refine_geometry: correct G_r's landmark misses with a mesh warp
+            (:func:`refine_geometry`).
+        landmark_tolerance: landmark misses are corrected down to this fraction of the eye
+            distance (smaller ones are left: they carry the source's face shape).
+        max_landmark_error: a larger landmark miss (fraction of the eye distance) is taken for
+            a failed detection and left uncorrected.
+        detail_cutoff: the detail layer carries the source's frequencies above this fraction
+            of the generators' crop size (0.5: above 64 px of a 128 px crop), and replaces the
+            result's own there wherever the result shows the (warped) source face: the
+            networks' outputs are softer than their inputs.
     """
 
     reenactment_steps: int = 2
     min_view_weight: float = 0.05
     min_view_distance_deg: float = 3.0
     region_dilation: float = 0.04
-    paste_feather: float = 0.008
+    paste_feather: float = 0.02
     mask_momentum: float = 0.5
     colour_transfer: bool = True
     max_colour_gain: float = 1.2
+    fill_smoothing: float = 1.0
+    detail_factor: int = 3
+    detail_cutoff: float = 0.5
+    refine_geometry: bool = True
+    landmark_tolerance: float = 0.03
+    max_landmark_error: float = 0.15
 
     def __post_init__(self) -> None:
         if not 1 <= self.reenactment_steps <= 8:
@@ -83,11 +122,20 @@ class NeuralConfig:
             raise ConfigError("region_dilation and paste_feather must be in [0, 0.2)")
         if not 0.0 <= self.mask_momentum < 1.0:
             raise ConfigError("mask_momentum must be in [0, 1)")
+        if not 0.0 <= self.fill_smoothing <= 4.0:
+            raise ConfigError(f"fill_smoothing must be in [0, 4], got {self.fill_smoothing}")
+        if not 1 <= self.detail_factor <= 8:
+            raise ConfigError(f"detail_factor must be in [1, 8], got {self.detail_factor}")
+        if not 0.0 <= self.landmark_tolerance < self.max_landmark_error:
+            raise ConfigError("landmark_tolerance must be in [0, max_landmark_error)")
+        if not 0.125 <= self.detail_cutoff <= 1.0:
+            raise ConfigError(f"detail_cutoff must be in [0.125, 1], got {self.detail_cutoff}")
 
     def source_config(self, resolution: int) -> ClassicConfig:
         """Crop settings of the source views: the alignment the generators were trained on
-        (``openfsgan prepare``'s), at their resolution."""
-        return ClassicConfig(crop_size=resolution, margin=DEFAULT_MARGIN,
+        (``openfsgan prepare``'s), ``detail_factor`` times their resolution (the networks get
+        the views shrunk to theirs)."""
+        return ClassicConfig(crop_size=resolution * self.detail_factor, margin=DEFAULT_MARGIN,
                              forehead_shift=DEFAULT_FOREHEAD_SHIFT,
                              min_view_distance_deg=self.min_view_distance_deg,
                              min_view_weight=self.min_view_weight)
@@ -112,6 +160,23 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
+def resize(image: np.ndarray, size: int) -> np.ndarray:
+    """A square image (``[S, S]`` or ``[S, S, C]``) resampled to ``size``: area averaging when
+    shrinking (no aliasing), bilinear when enlarging; unchanged when already that size."""
+    if image.shape[0] == size:
+        return image
+    shrink = image.shape[0] > size
+    return cv2.resize(image, (size, size),
+                      interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def rescale_points(points: np.ndarray, from_size: int, to_size: int) -> np.ndarray:
+    """Crop pixels of a ``from_size`` crop -> those of the same crop at ``to_size`` (pixel
+    centres at ``i + 0.5`` of the unit square, as :func:`canonical_landmarks` places them)."""
+    points = np.asarray(points, np.float32)
+    return ((points + 0.5) * (to_size / from_size) - 0.5).astype(np.float32)
+
+
 def crop_face(points: np.ndarray, size: int) -> Face:
     """A :class:`Face` in crop pixels (pose and 3D landmarks fitted in the crop, as
     ``openfsgan prepare`` does for the training data)."""
@@ -124,44 +189,261 @@ def crop_face(points: np.ndarray, size: int) -> Face:
                 fit.euler)
 
 
+# -- the detail layer ---------------------------------------------------------------------------
+
+
+def detail_factor(transform: AlignTransform, max_factor: int) -> int:
+    """How many times the generators' crop must be enlarged to match the face's size in the
+    frame (``transform`` maps frame -> crop; a quarter pixel of slack before rounding up)."""
+    return int(np.clip(np.ceil(1.0 / transform.scale - 0.25), 1, max_factor))
+
+
+def motion_maps(flow: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """G_r's ``[2, s, s]`` flow (``grid_sample`` units: 1 = half the crop) -> ``cv2.remap`` maps
+    ``2 x [size, size]`` float32 of the same motion on a ``size`` crop."""
+    offsets = [resize(np.ascontiguousarray(flow[axis], np.float32), size) * (size / 2.0)
+               for axis in (0, 1)]
+    grid = np.arange(size, dtype=np.float32)
+    return offsets[0] + grid[None, :], offsets[1] + grid[:, None]
+
+
+class DetailTrack:
+    """The source's fine detail, moved step by step with G_r's motion, so that what the
+    networks blur or cannot represent at their size (skin texture, lashes, hair strands)
+    follows the reenactment.
+
+    The layer is a source crop at ``factor`` times the generators' size minus its content at
+    ``cutoff`` pixels (zero-mean high frequencies). Each G_r step gives a flow and an occlusion
+    mask ``m`` (where G_r keeps the warped source rather than painting); the layer follows
+    ``m * warp(layer, flow)``, with the flow and mask enlarged (both are smooth). Where G_r
+    paints, the layer fades to nothing: painted pixels have no source detail. The steps'
+    motions are composed and the layer is resampled once, bicubically, at the end: every
+    resampling would soften the very frequencies it carries.
+    """
+
+    def __init__(self, crop: np.ndarray, cutoff: int) -> None:
+        image = np.asarray(crop, np.float32)
+        self.cutoff = cutoff
+        self.source = image - resize(resize(image, cutoff), image.shape[0])
+        # per pixel of the result: where it samples the source (x, y) and how much of the
+        # source is kept there; None until the first step (the identity)
+        self.motion: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        return int(self.source.shape[0])
+
+    @property
+    def kept(self) -> np.ndarray:
+        """``[S, S]`` float32: the product of G_r's occlusion masks along the motion."""
+        if self.motion is None:
+            return np.ones((self.size, self.size), np.float32)
+        return np.ascontiguousarray(self.motion[..., 2])
+
+    def follow(self, flow: np.ndarray, occlusion_mask: np.ndarray) -> None:
+        """Apply one G_r step: ``flow [1,2,s,s]``, ``occlusion_mask [1,1,s,s]``."""
+        step_x, step_y = motion_maps(flow[0], self.size)
+        mask = resize(np.ascontiguousarray(occlusion_mask[0, 0], np.float32), self.size)
+        if self.motion is None:
+            self.motion = np.dstack([step_x, step_y, mask])
+            return
+        # the earlier motion, sampled where this step samples: one remap composes both
+        motion = cv2.remap(self.motion, step_x, step_y, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+        motion[..., 2] *= mask
+        self.motion = motion
+
+    @property
+    def detail(self) -> np.ndarray:
+        """``[S, S, 3]`` float32: the moved layer, times :attr:`kept`."""
+        if self.motion is None:
+            return self.source.copy()
+        moved = cv2.remap(self.source, np.ascontiguousarray(self.motion[..., 0]),
+                          np.ascontiguousarray(self.motion[..., 1]), cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_REPLICATE)
+        return np.asarray(moved * self.motion[..., 2:3], np.float32)
+
+
+def add_detail(image: np.ndarray, detail: np.ndarray, weight: np.ndarray,
+               cutoff: int) -> np.ndarray:
+    """The networks' result enlarged to the detail layer's size, with its frequencies above
+    ``cutoff`` pixels replaced by the source's moved detail.
+
+    Inside ``weight`` the result keeps only the source's detail above the cutoff: where G_r
+    painted (the layer is empty there), the painting's own finest band goes too, which is
+    where the undertrained synthesis heads leave their pixel-shuffle checkerboard.
+
+    Args:
+        image: ``[s, s, 3]`` uint8, the networks' result.
+        detail: ``[S, S, 3]`` float32, the moved layer (:attr:`DetailTrack.detail`).
+        weight: ``[s, s]`` float32 in ``[0, 1]``: where the result shows the reenacted face.
+        cutoff: the layer's lower frequency bound (:attr:`DetailTrack.cutoff`).
+
+    Returns:
+        ``[S, S, 3]`` uint8.
+    """
+    size = detail.shape[0]
+    base = resize(image.astype(np.float32), size)
+    own = base - resize(resize(base, cutoff), size)
+    gain = resize(np.ascontiguousarray(weight, np.float32), size)[..., None]
+    return np.clip(base + gain * (detail - own) + 0.5, 0, 255).astype(np.uint8)
+
+
 # -- the stages ---------------------------------------------------------------------------------
 
 
+class Reenactment(NamedTuple):
+    """What :func:`reenact` returns.
+
+    Attributes:
+        image: ``[1, 3, s, s]`` in ``[-1, 1]``, the source with the target's geometry.
+        probs: ``[1, 3, s, s]`` its segmentation probabilities (background, face, hair).
+        detail: ``[S, S, 3]`` float32, the source's detail layer moved along
+            (:attr:`DetailTrack.detail`; None when none was asked for).
+    """
+
+    image: np.ndarray
+    probs: np.ndarray
+    detail: np.ndarray | None = None
+
+
 def reenact(models: NeuralModels, image: np.ndarray, source: Face, target: Face,
-            steps: int) -> tuple[np.ndarray, np.ndarray]:
+            steps: int, track: DetailTrack | None = None) -> Reenactment:
     """Iterative reenactment: ``I_j = G_r(I_{j-1}; H(p_j))``, ``I_0`` the source crop.
 
     ``p_1 .. p_{steps-1}`` interpolate the pose (Euler angles, centroid, scale) from source to
     target with the source's 3D shape; the last step uses the target's own landmarks.
 
     Args:
-        image: ``[1, 3, S, S]`` source crop in ``[-1, 1]``.
+        image: ``[1, 3, s, s]`` source crop in ``[-1, 1]``.
         source, target: faces in crop pixels (:func:`crop_face`).
-
-    Returns:
-        ``[1, 3, S, S]`` reenacted image and ``[1, 3, S, S]`` segmentation probabilities.
+        track: the source crop at a larger size, moved with every step (:class:`DetailTrack`).
     """
     size = models.resolution
     path = interpolate_landmarks(source, target, steps)[:-1] if steps > 1 else []
     path.append(target.landmarks)  # never empty: the loop sets ``logits``
     for points in path:
         heatmaps = landmark_heatmaps(np.asarray(points, np.float32), size)[None]
-        image, logits = models.reenactment(image, heatmaps)
-    return image, softmax(logits)
+        image, logits, flow, occlusion_mask = models.reenactment(image, heatmaps)
+        if track is not None:
+            track.follow(flow, occlusion_mask)
+    if track is None:
+        return Reenactment(image, softmax(logits))
+    return Reenactment(image, softmax(logits), track.detail)
 
 
 def reenact_views(models: NeuralModels, views: list[tuple[SourceView, float]], target: Face,
-                  steps: int) -> tuple[np.ndarray, np.ndarray]:
+                  steps: int, detail_size: int = 0,
+                  detail_cutoff: int | None = None) -> Reenactment:
     """Reenact each appearance-map view to the target and blend them with their barycentric
-    weights (the 3 views of the Delaunay triangle around the target pose)."""
-    total_image = total_probs = None
+    weights (the 3 views of the Delaunay triangle around the target pose).
+
+    Views may be larger than the generators' crop; with ``detail_size`` > 0 each view also
+    moves a :class:`DetailTrack` of that size (frequencies above ``detail_cutoff`` pixels,
+    default half the generators' crop) and the blend of their layers is returned.
+    """
+    size = models.resolution
+    cutoff = detail_cutoff or size // 2
+    parts = []
     for view, weight in views:
-        image, probs = reenact(models, to_network(view.crop),
-                               crop_face(view.landmarks, models.resolution), target, steps)
-        total_image = weight * image if total_image is None else total_image + weight * image
-        total_probs = weight * probs if total_probs is None else total_probs + weight * probs
-    assert total_image is not None and total_probs is not None
-    return total_image.astype(np.float32), total_probs.astype(np.float32)
+        view_size = view.crop.shape[0]
+        track = DetailTrack(resize(view.crop, detail_size), cutoff) if detail_size else None
+        done = reenact(models, to_network(resize(view.crop, size)),
+                       crop_face(rescale_points(view.landmarks, view_size, size), size),
+                       target, steps, track)
+        parts.append((done, weight))
+
+    def blend_of(field: str) -> np.ndarray | None:
+        arrays = [(getattr(done, field), weight) for done, weight in parts]
+        if arrays[0][0] is None:
+            return None
+        total = arrays[0][1] * arrays[0][0]
+        for array, weight in arrays[1:]:
+            total = total + weight * array
+        return np.asarray(total, np.float32)
+
+    image, probs = blend_of("image"), blend_of("probs")
+    assert image is not None and probs is not None
+    return Reenactment(image, probs, blend_of("detail"))
+
+
+@functools.cache
+def _landmark_predictor() -> LandmarkPredictor:
+    return LandmarkPredictor()
+
+
+def reached_landmarks(image: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Where a reenacted crop's 68 landmarks actually are: dlib's predictor on the crop
+    (``[s, s, 3]`` uint8, enlarged 2x, nearer the face sizes dlib was trained on), started
+    from the box of the ``wanted`` landmarks. Returns ``[68, 2]`` float32 crop pixels."""
+    big = np.ascontiguousarray(resize(image, 2 * image.shape[0]))
+    points = rescale_points(wanted, image.shape[0], big.shape[0])
+    x0, y0 = points.min(axis=0)
+    x1, y1 = points.max(axis=0)
+    found = _landmark_predictor().predict(big, BoundingBox(float(x0), float(y0), float(x1),
+                                                           float(y1)))
+    return rescale_points(found, big.shape[0], image.shape[0])
+
+
+def enlarge_maps(map_x: np.ndarray, map_y: np.ndarray, size: int) -> tuple[np.ndarray,
+                                                                           np.ndarray]:
+    """``cv2.remap`` maps of an ``s`` crop -> the same motion on a ``size`` crop (pixel
+    centres: ``X = (x + 0.5) * k - 0.5``)."""
+    factor = size / map_x.shape[0]
+    offset = (factor - 1.0) / 2.0
+    return resize(map_x, size) * factor + offset, resize(map_y, size) * factor + offset
+
+
+def landmark_goal(reached: np.ndarray, wanted: np.ndarray, tolerance: float,
+                  max_error: float) -> np.ndarray | None:
+    """Where the reached landmarks should go: ``wanted``, except that each landmark keeps up
+    to ``tolerance`` (fraction of the eye distance) of its miss; None when the mean miss is
+    over ``max_error`` (a failed detection, or G_r failing; nothing should move)."""
+    wanted = np.asarray(wanted, np.float32)
+    eyes = max(float(np.linalg.norm(wanted[36:42].mean(axis=0) - wanted[42:48].mean(axis=0))),
+               1.0)
+    miss = np.asarray(reached, np.float32) - wanted
+    distance = np.linalg.norm(miss, axis=1, keepdims=True)
+    if distance.mean() > max_error * eyes:
+        return None
+    return wanted + miss * np.minimum(1.0, tolerance * eyes / np.maximum(distance, 1e-6))
+
+
+def refine_geometry(done: Reenactment, target_points: np.ndarray, max_error: float,
+                    tolerance: float = 0.0) -> Reenactment:
+    """G_r's result moved so that its landmarks land on (or near) the target's.
+
+    G_r (trained for hours on a CPU, 128 px) leaves its landmarks about 5 % of the eye
+    distance from the ones asked for; the miss is measured on its output
+    (:func:`reached_landmarks`) and removed with the classic path's piecewise-affine mesh
+    warp (landmarks + forehead + crop border), applied alike to the image, the segmentation
+    and the detail layer. Each landmark's miss is only brought down to ``tolerance`` (a
+    fraction of the eye distance): a small miss is as much the source's own face shape (part
+    of its identity) as G_r's error. A mean miss above ``max_error`` is left alone: it is a
+    failed detection, or G_r failing outright (a head turned further than it learnt to turn),
+    and a warp that large distorts the face.
+    """
+    image = from_network(done.image)
+    size = image.shape[0]
+    reached = reached_landmarks(image, target_points)
+    goal = landmark_goal(reached, target_points, tolerance, max_error)
+    if goal is None:
+        return done
+    mesh = face_mesh(goal, (size, size))
+    map_x, map_y = mesh.maps_from(extend_landmarks(reached, size, size))
+
+    def moved(batch: np.ndarray) -> np.ndarray:  # [1, C, s, s]
+        channels_last = np.ascontiguousarray(batch[0].transpose(1, 2, 0))
+        warped = cv2.remap(channels_last, map_x, map_y, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+        return np.ascontiguousarray(warped.transpose(2, 0, 1)[None])
+
+    detail = done.detail
+    if detail is not None:
+        big_x, big_y = enlarge_maps(map_x, map_y, detail.shape[0])
+        detail = np.asarray(cv2.remap(detail, big_x, big_y, cv2.INTER_CUBIC,
+                                      borderMode=cv2.BORDER_REPLICATE))
+    return Reenactment(moved(done.image), moved(done.probs), detail)
 
 
 def face_region(points: np.ndarray, size: int, dilation: float) -> np.ndarray:
@@ -184,14 +466,23 @@ def segment_face(models: NeuralModels, image: np.ndarray) -> np.ndarray:
 
 
 def inpaint(models: NeuralModels, reenacted: np.ndarray, reenacted_face: np.ndarray,
-            target_face: np.ndarray) -> np.ndarray:
+            target_face: np.ndarray, smoothing: float = 0.0) -> np.ndarray:
     """G_c completes the reenacted face where the target's face is not covered by it (e.g. the
-    side of the head the source never showed)."""
+    side of the head the source never showed).
+
+    ``smoothing`` > 0 blurs what G_c painted (Gaussian sigma in pixels): a hole is filled
+    with smooth skin or hair colour, and the shipped G_c overlays it with its pixel-shuffle
+    checkerboard, which a 1-pixel blur removes.
+    """
     hole = ((target_face > 0.5) & (reenacted_face <= 0.5)).astype(np.float32)
     if not hole.any():
         return reenacted
     (completed,) = models.inpainting(reenacted, hole)
-    return completed
+    if smoothing > 0:
+        pixels = np.ascontiguousarray(completed[0].transpose(1, 2, 0))
+        blurred = cv2.GaussianBlur(pixels, (0, 0), smoothing).transpose(2, 0, 1)[None]
+        completed = completed + hole * (blurred - completed)
+    return np.asarray(completed, np.float32)
 
 
 def match_colour(completed: np.ndarray, target_crop: np.ndarray, target_points: np.ndarray,
@@ -216,8 +507,9 @@ def blend(models: NeuralModels, completed: np.ndarray, target: np.ndarray,
 
 @dataclass(frozen=True, eq=False)
 class NeuralCrop:
-    """The neural swap in crop space (for inspection and tests); images ``[S, S, 3]`` uint8,
-    masks ``[S, S]`` float32."""
+    """The neural swap in crop space (for inspection and tests); images ``[s, s, 3]`` uint8 and
+    masks ``[s, s]`` float32 at the generators' size ``s``, except ``output`` and
+    ``output_mask``, the pasted result at the detail layer's size (``output_transform``'s)."""
 
     transform: AlignTransform
     target: np.ndarray
@@ -226,6 +518,9 @@ class NeuralCrop:
     blended: np.ndarray
     mask: np.ndarray
     paste_mask: np.ndarray
+    output: np.ndarray
+    output_mask: np.ndarray
+    output_transform: AlignTransform
 
 
 def swap_crop(models: NeuralModels, frame: np.ndarray, target_face: Face,
@@ -239,25 +534,41 @@ def swap_crop(models: NeuralModels, frame: np.ndarray, target_face: Face,
     target_points = transform_points(target_face.landmarks, transform.matrix)
     target = crop_face(target_points, size)
     target_image = to_network(target_crop)
+    # the detail layer's size: the face's size in the frame, at most what the views hold
+    largest = min(config.detail_factor, source.views[0].crop.shape[0] // size)
+    factor = detail_factor(transform, largest)
     # appearance map: the (up to 3) source views around the target's pose, with weights
     views = source.select(target_face.pose, config.min_view_weight)
-    reenacted, reenacted_probs = reenact_views(models, views, target, config.reenactment_steps)
+    cutoff = round(size * config.detail_cutoff)
+    done = reenact_views(models, views, target, config.reenactment_steps,
+                         size * factor if factor > 1 else 0, cutoff)
+    if config.refine_geometry:
+        done = refine_geometry(done, target_points, config.max_landmark_error,
+                               config.landmark_tolerance)
+    reenacted, reenacted_probs, detail = done
     region = face_region(target_points, size, config.region_dilation)[None, None]
     target_face_prob = segment_face(models, target_image) * region
     if smoother is not None:  # video: damp the segmentation's flicker along the face edge
         target_face_prob = smoother(target_face_prob[0, 0])[None, None]
-    completed = inpaint(models, reenacted, reenacted_probs[:, FACE_CLASS:FACE_CLASS + 1],
-                        target_face_prob)
+    reenacted_face = reenacted_probs[:, FACE_CLASS:FACE_CLASS + 1]
+    completed = inpaint(models, reenacted, reenacted_face, target_face_prob,
+                        config.fill_smoothing)
     if config.colour_transfer:
         completed = match_colour(completed, target_crop, target_points, config.max_colour_gain)
     mask = (target_face_prob > 0.5).astype(np.float32)
-    blended = blend(models, completed, target_image, mask)
+    blended = from_network(blend(models, completed, target_image, mask))
     # feathered inside the blended region only: outside it the frame keeps its own (sharper)
     # pixels, and the region's pixel-stepped edge never shows; never up to the crop's edge
-    paste_mask = inner_feather(mask[0, 0] > 0.5, max(config.paste_feather * size, 0.5)) \
-        * border_window(size, 0.06)
+    paste_mask = (inner_feather(mask[0, 0] > 0.5, max(config.paste_feather * size, 0.5))
+                  * border_window(size, 0.06)).astype(np.float32)
+    if detail is None:
+        output, output_mask, output_transform = blended, paste_mask, transform
+    else:  # the source's detail where the result shows the reenacted source face
+        output = add_detail(blended, detail, reenacted_face[0, 0] * mask[0, 0], cutoff)
+        output_mask = resize(paste_mask, detail.shape[0])
+        output_transform = estimate_alignment(target_face.landmarks, detail.shape[0])
     return NeuralCrop(transform, target_crop, from_network(reenacted), from_network(completed),
-                      from_network(blended), mask[0, 0], paste_mask.astype(np.float32))
+                      blended, mask[0, 0], paste_mask, output, output_mask, output_transform)
 
 
 def swap_frame(models: NeuralModels, frame: np.ndarray, target_face: Face,
@@ -278,28 +589,35 @@ def swap_frame(models: NeuralModels, frame: np.ndarray, target_face: Face,
         ``[H, W, 3]`` uint8 swapped frame.
     """
     swapped = swap_crop(models, frame, target_face, source, config, smoother)
-    return paste_back(frame, swapped.blended, swapped.paste_mask, swapped.transform)
+    return paste_back(frame, swapped.output, swapped.output_mask, swapped.output_transform)
 
 
 @dataclass(frozen=True, eq=False)
 class NeuralReenactSource:
-    """The face to animate, aligned once at the generators' resolution."""
+    """The face to animate, aligned once at the generators' resolution (``image``,
+    ``crop_face``) and at the detail layer's (``detail_crop``, ``transform``, ``window``)."""
 
     frame: np.ndarray
     face: Face
     transform: AlignTransform
     image: np.ndarray
     crop_face: Face
+    detail_crop: np.ndarray | None
     window: np.ndarray
 
     @staticmethod
-    def prepare(models: NeuralModels, frame: np.ndarray, face: Face) -> NeuralReenactSource:
+    def prepare(models: NeuralModels, frame: np.ndarray, face: Face,
+                config: NeuralConfig | None = None) -> NeuralReenactSource:
+        config = config or NeuralConfig()
         size = models.resolution
-        transform = estimate_alignment(face.landmarks, size)
-        points = transform_points(face.landmarks, transform.matrix)
-        return NeuralReenactSource(frame, face, transform,
-                                   to_network(warp_to_crop(frame, transform)),
-                                   crop_face(points, size), border_window(size))
+        small = estimate_alignment(face.landmarks, size)
+        factor = detail_factor(small, config.detail_factor)
+        transform = estimate_alignment(face.landmarks, size * factor) if factor > 1 else small
+        crop = warp_to_crop(frame, transform)
+        points = transform_points(face.landmarks, small.matrix)
+        return NeuralReenactSource(frame, face, transform, to_network(resize(crop, size)),
+                                   crop_face(points, size), crop if factor > 1 else None,
+                                   border_window(transform.crop_size))
 
 
 def reenact_frame(models: NeuralModels, source: NeuralReenactSource,
@@ -312,7 +630,18 @@ def reenact_frame(models: NeuralModels, source: NeuralReenactSource,
     """
     config = config or NeuralConfig()
     size = models.resolution
-    driven = transform_points(np.asarray(driven_landmarks, np.float64), source.transform.matrix)
-    image, _ = reenact(models, source.image, source.crop_face, crop_face(driven, size),
-                       config.reenactment_steps)
-    return paste_back(source.frame, from_network(image), source.window, source.transform)
+    driven = rescale_points(
+        transform_points(np.asarray(driven_landmarks, np.float64), source.transform.matrix),
+        source.transform.crop_size, size)
+    cutoff = round(size * config.detail_cutoff)
+    track = None if source.detail_crop is None else DetailTrack(source.detail_crop, cutoff)
+    done = reenact(models, source.image, source.crop_face, crop_face(driven, size),
+                   config.reenactment_steps, track)
+    if config.refine_geometry:
+        done = refine_geometry(done, driven, config.max_landmark_error,
+                               config.landmark_tolerance)
+    image, _, detail = done
+    result = from_network(image)
+    if detail is not None:
+        result = add_detail(result, detail, np.ones((size, size), np.float32), cutoff)
+    return paste_back(source.frame, result, source.window, source.transform)
