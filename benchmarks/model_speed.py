@@ -28,8 +28,7 @@ import torch
 from openfsgan.models import build_model
 from openfsgan.nn.dlib_resnet import load_dlib_face_resnet
 from openfsgan.nn.macs import count_macs
-
-GENERATORS = ("reenactment", "segmentation", "inpainting", "blending")
+from openfsgan.stages import STAGES
 
 
 def example_inputs(name: str, size: int) -> tuple[torch.Tensor, ...]:
@@ -80,7 +79,7 @@ def main() -> None:
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name in GENERATORS:
+        for name in STAGES:
             model = build_model(name, preset=args.preset).eval()
             params = sum(p.numel() for p in model.parameters()) / 1e6
             for size in args.sizes:

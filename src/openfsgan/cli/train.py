@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 
-log = logging.getLogger(__name__)
+from openfsgan.stages import STAGES
 
-STAGES = ("reenactment", "segmentation", "inpainting", "blending")
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from openfsgan.errors import ModelError
+from openfsgan.stages import STAGES
 
 log = logging.getLogger(__name__)
 
-STAGES: tuple[str, ...] = ("reenactment", "segmentation", "inpainting", "blending")
 ONNX_FILE = "model.onnx"
 
 # the graphs' interface, written by :mod:`openfsgan.export.onnx` and read here (defined here so

@@ -17,9 +17,7 @@ from openfsgan.data.augment import RecolourConfig
 from openfsgan.data.dataset import AugmentConfig
 from openfsgan.data.occlusion import OcclusionConfig
 from openfsgan.errors import ConfigError
-
-StageName = Literal["reenactment", "segmentation", "inpainting", "blending"]
-STAGE_NAMES: tuple[str, ...] = ("reenactment", "segmentation", "inpainting", "blending")
+from openfsgan.stages import StageName
 
 
 @dataclass(frozen=True)
