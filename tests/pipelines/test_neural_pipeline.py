@@ -239,6 +239,32 @@ def test_neural_swap_of_the_astronaut(models, astronaut_faces, factor: int) -> N
     assert ys.min() >= box.y0 - 0.8 * box.height and ys.max() <= box.y1 + 0.5 * box.height
 
 
+def test_neural_swap_keeps_a_videos_state_per_track(models, astronaut_faces) -> None:
+    from dataclasses import replace
+
+    from openfsgan.pipelines.classic import SourceAppearance, TemporalState, make_source_view
+
+    frame, face, mirrored, mirrored_face = astronaut_faces
+    config = NeuralConfig(detail_factor=1)
+    view = make_source_view(mirrored, mirrored_face, config.source_config(models.resolution))
+    source = SourceAppearance.from_views([view], 0.0)
+    state = TemporalState.for_video(config)
+    darker = (frame * 0.6).astype(np.uint8)
+    swap_frame(models, darker, face, source, config, state)
+    assert state.track_id == face.track_id and state.color.state is not None
+    # the same face on the next frame is smoothed with the last one ...
+    smoothed = swap_frame(models, frame, face, source, config, state)
+    fresh = swap_frame(models, frame, face, source, config, TemporalState.for_video(config))
+    assert not np.array_equal(smoothed, fresh)
+    # ... another face (a new track) starts afresh, as with a new state
+    state = TemporalState.for_video(config)
+    swap_frame(models, darker, face, source, config, state)
+    other = replace(face, track_id=face.track_id + 1)
+    again = swap_frame(models, frame, other, source, config, state)
+    assert state.track_id == other.track_id
+    assert np.array_equal(again, fresh)
+
+
 def test_the_detail_layer_sharpens_the_swapped_face(models, astronaut_faces) -> None:
     from openfsgan.pipelines.classic import SourceAppearance, make_source_view
 

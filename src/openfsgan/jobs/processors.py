@@ -33,7 +33,21 @@ class _FrameProcessor(Protocol):
     def load_state(self, data: dict[str, Any]) -> None: ...
 
 
-class _SwapProcessor:
+class _SmoothedSwap:
+    """A swap whose video state (smoothed colour and mask, :class:`TemporalState`) carries over
+    between frames and into a resumed job."""
+
+    state: TemporalState | None
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.state.to_dict() if self.state is not None else {}
+
+    def load_state(self, data: dict[str, Any]) -> None:
+        if self.state is not None and data:
+            self.state.load_dict(data)
+
+
+class _SwapProcessor(_SmoothedSwap):
     def __init__(self, source: SourceAppearance, config: ClassicConfig, video: bool) -> None:
         self.source = source
         self.config = config
@@ -44,13 +58,6 @@ class _SwapProcessor:
         if face is None:
             return rgb
         return swap_frame(rgb, face, self.source, self.config, self.state)
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.state.to_dict() if self.state is not None else {}
-
-    def load_state(self, data: dict[str, Any]) -> None:
-        if self.state is not None and data:
-            self.state.load_dict(data)
 
 
 class _ReenactProcessor:
@@ -80,16 +87,14 @@ class _ReenactProcessor:
             self.reference = Face.from_dict(data["reference"])
 
 
-class _NeuralSwapProcessor:
+class _NeuralSwapProcessor(_SmoothedSwap):
     def __init__(self, models: Any, source: SourceAppearance, video: bool) -> None:
-        from openfsgan.geometry.masks import MaskSmoother
         from openfsgan.pipelines.neural import NeuralConfig
 
         self.models = models
         self.source = source
-        self.config = NeuralConfig()
-        self.smoother = MaskSmoother(self.config.mask_momentum) if video else None
-        self.track_id: int | None = None
+        self.neural_config = NeuralConfig()
+        self.state = TemporalState.for_video(self.neural_config) if video else None
         self.output_size: tuple[int, int] | None = None
 
     def __call__(self, rgb: np.ndarray, face: Face | None) -> np.ndarray:
@@ -97,17 +102,8 @@ class _NeuralSwapProcessor:
 
         if face is None:
             return rgb
-        if self.smoother is not None and face.track_id != self.track_id:
-            self.smoother.reset()
-            self.track_id = face.track_id
-        return neural_swap_frame(self.models, rgb, face, self.source, self.config,
-                                 self.smoother)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state(self, data: dict[str, Any]) -> None:
-        pass
+        return neural_swap_frame(self.models, rgb, face, self.source, self.neural_config,
+                                 self.state)
 
 
 class _NeuralReenactProcessor(_ReenactProcessor):

@@ -14,7 +14,7 @@ No file I/O here (that lives in :mod:`openfsgan.jobs`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import cv2
 import numpy as np
@@ -201,6 +201,16 @@ class SourceAppearance:
         return [(self.views[i], w / total) for i, w in sorted(chosen.items())]
 
 
+class SmoothingSettings(Protocol):
+    """What :meth:`TemporalState.for_video` reads of a path's settings (classic or neural)."""
+
+    @property
+    def color_momentum(self) -> float: ...
+
+    @property
+    def mask_momentum(self) -> float: ...
+
+
 @dataclass
 class TemporalState:
     """What a video carries from frame to frame: smoothed colour statistics and mask.
@@ -213,7 +223,7 @@ class TemporalState:
     track_id: int | None = None
 
     @staticmethod
-    def for_video(config: ClassicConfig) -> TemporalState:
+    def for_video(config: SmoothingSettings) -> TemporalState:
         return TemporalState(ColorStatsSmoother(config.color_momentum),
                              MaskSmoother(config.mask_momentum))
 

@@ -48,17 +48,22 @@ from openfsgan.face.align import (
 from openfsgan.face.heatmaps import landmark_heatmaps
 from openfsgan.face.landmarks import LandmarkPredictor
 from openfsgan.face.pose import fit_landmarks_3d, interpolate_landmarks, solve_pose
-from openfsgan.geometry.color import match_color_lab, rgb_to_lab
+from openfsgan.geometry.color import ColorStatsSmoother, match_color_lab, rgb_to_lab
 from openfsgan.geometry.masks import (
-    MaskSmoother,
     border_window,
     disk,
+    hard_face_mask,
     inner_feather,
     skin_region,
 )
 from openfsgan.geometry.mesh_warp import extend_landmarks, face_mesh
 from openfsgan.inference import NeuralModels
-from openfsgan.pipelines.classic import ClassicConfig, SourceAppearance, SourceView
+from openfsgan.pipelines.classic import (
+    ClassicConfig,
+    SourceAppearance,
+    SourceView,
+    TemporalState,
+)
 from openfsgan.types import BoundingBox, Face
 
 FACE_CLASS = 1  # segmentation classes: background, face, hair
@@ -77,6 +82,8 @@ class NeuralConfig:
             (fraction of the crop): keeps stray segmentation far from the face out of the swap.
         paste_feather: feather inside the pasted region's edge (fraction of the crop).
         mask_momentum: temporal smoothing of the face mask on video (0 = none).
+        color_momentum: temporal smoothing of the colour statistics of the colour transfer on
+            video (0 = none).
         colour_transfer: match the completed face's colour statistics (cheeks, nose, chin) to
             the target's before G_b: the shipped G_b was trained on recolourings of up to
             ±20 % and leaves larger skin-tone differences visible.
@@ -104,6 +111,7 @@ class NeuralConfig:
     region_dilation: float = 0.04
     paste_feather: float = 0.02
     mask_momentum: float = 0.5
+    color_momentum: float = 0.8
     colour_transfer: bool = True
     max_colour_gain: float = 1.2
     fill_smoothing: float = 1.0
@@ -120,8 +128,8 @@ class NeuralConfig:
             raise ConfigError("min_view_weight must be in [0, 1/3)")
         if not 0.0 <= self.region_dilation < 0.2 or not 0.0 <= self.paste_feather < 0.2:
             raise ConfigError("region_dilation and paste_feather must be in [0, 0.2)")
-        if not 0.0 <= self.mask_momentum < 1.0:
-            raise ConfigError("mask_momentum must be in [0, 1)")
+        if not 0.0 <= self.mask_momentum < 1.0 or not 0.0 <= self.color_momentum < 1.0:
+            raise ConfigError("mask_momentum and color_momentum must be in [0, 1)")
         if not 0.0 <= self.fill_smoothing <= 4.0:
             raise ConfigError(f"fill_smoothing must be in [0, 4], got {self.fill_smoothing}")
         if not 1 <= self.detail_factor <= 8:
@@ -447,16 +455,10 @@ def refine_geometry(done: Reenactment, target_points: np.ndarray, max_error: flo
 
 
 def face_region(points: np.ndarray, size: int, dilation: float) -> np.ndarray:
-    """``[S, S]`` float32 {0, 1}: the landmark hull with the forehead, dilated."""
-    points = np.asarray(points, np.float64)
-    # the forehead: the brows mirrored above themselves by half the brow-to-nose-tip height
-    brows = points[17:27]
-    lift = 0.5 * (points[30, 1] - brows[:, 1].mean())
-    forehead = brows - np.array([0.0, lift])
-    hull = cv2.convexHull(np.round(np.concatenate([points, forehead]) * 16).astype(np.int32))
-    region: np.ndarray = np.zeros((size, size), np.uint8)
-    cv2.fillConvexPoly(region, hull, 1, lineType=cv2.LINE_8, shift=4)
-    return cv2.dilate(region, disk(max(1, round(dilation * size)))).astype(np.float32)
+    """``[S, S]`` float32 {0, 1}: the face hull of the classic path (jaw and raised brows,
+    :func:`hard_face_mask`), dilated."""
+    hull = (hard_face_mask(points, (size, size)) > 0).astype(np.uint8)
+    return cv2.dilate(hull, disk(max(1, round(dilation * size)))).astype(np.float32)
 
 
 def segment_face(models: NeuralModels, image: np.ndarray) -> np.ndarray:
@@ -486,14 +488,15 @@ def inpaint(models: NeuralModels, reenacted: np.ndarray, reenacted_face: np.ndar
 
 
 def match_colour(completed: np.ndarray, target_crop: np.ndarray, target_points: np.ndarray,
-                 max_gain: float) -> np.ndarray:
+                 max_gain: float, smoother: ColorStatsSmoother | None = None) -> np.ndarray:
     """The completed face recoloured to the target's skin statistics (Lab mean/std on the
-    cheeks, nose and chin of the target geometry); ``[1, 3, S, S]`` in ``[-1, 1]``."""
+    cheeks, nose and chin of the target geometry, smoothed over a video's frames by
+    ``smoother``); ``[1, 3, S, S]`` in ``[-1, 1]``."""
     skin = skin_region(target_points, target_crop.shape[:2])
     if not skin.any():
         return completed
     recoloured = match_color_lab(rgb_to_lab(from_network(completed)), rgb_to_lab(target_crop),
-                                 skin, None, max_gain)
+                                 skin, smoother, max_gain)
     return to_network(recoloured)
 
 
@@ -525,9 +528,11 @@ class NeuralCrop:
 
 def swap_crop(models: NeuralModels, frame: np.ndarray, target_face: Face,
               source: SourceAppearance, config: NeuralConfig | None = None,
-              smoother: MaskSmoother | None = None) -> NeuralCrop:
+              state: TemporalState | None = None) -> NeuralCrop:
     """Every stage of the neural swap, in crop space (see :func:`swap_frame`)."""
     config = config or NeuralConfig()
+    if state is not None:
+        state.follow(target_face.track_id)
     size = models.resolution
     transform = estimate_alignment(target_face.landmarks, size)
     target_crop = warp_to_crop(frame, transform)
@@ -548,13 +553,14 @@ def swap_crop(models: NeuralModels, frame: np.ndarray, target_face: Face,
     reenacted, reenacted_probs, detail = done
     region = face_region(target_points, size, config.region_dilation)[None, None]
     target_face_prob = segment_face(models, target_image) * region
-    if smoother is not None:  # video: damp the segmentation's flicker along the face edge
-        target_face_prob = smoother(target_face_prob[0, 0])[None, None]
+    if state is not None:  # video: damp the segmentation's flicker along the face edge
+        target_face_prob = state.mask(target_face_prob[0, 0])[None, None]
     reenacted_face = reenacted_probs[:, FACE_CLASS:FACE_CLASS + 1]
     completed = inpaint(models, reenacted, reenacted_face, target_face_prob,
                         config.fill_smoothing)
     if config.colour_transfer:
-        completed = match_colour(completed, target_crop, target_points, config.max_colour_gain)
+        completed = match_colour(completed, target_crop, target_points, config.max_colour_gain,
+                                 None if state is None else state.color)
     mask = (target_face_prob > 0.5).astype(np.float32)
     blended = from_network(blend(models, completed, target_image, mask))
     # feathered inside the blended region only: outside it the frame keeps its own (sharper)
@@ -573,7 +579,7 @@ def swap_crop(models: NeuralModels, frame: np.ndarray, target_face: Face,
 
 def swap_frame(models: NeuralModels, frame: np.ndarray, target_face: Face,
                source: SourceAppearance, config: NeuralConfig | None = None,
-               smoother: MaskSmoother | None = None) -> np.ndarray:
+               state: TemporalState | None = None) -> np.ndarray:
     """Replace ``target_face`` in ``frame`` by the source identity with the trained generators.
 
     Args:
@@ -582,13 +588,14 @@ def swap_frame(models: NeuralModels, frame: np.ndarray, target_face: Face,
         target_face: the face to replace (landmarks and pose from the analyzer).
         source: the source's appearance map, built with ``config.source_config(resolution)``.
         config: neural-path settings.
-        smoother: temporal smoothing of the face mask on video (reset it when the face
-            changes); None for a photo.
+        state: temporal smoothing of a video's face mask and colour statistics
+            (``TemporalState.for_video(config)``; reset when the face's track changes); None
+            for a photo.
 
     Returns:
         ``[H, W, 3]`` uint8 swapped frame.
     """
-    swapped = swap_crop(models, frame, target_face, source, config, smoother)
+    swapped = swap_crop(models, frame, target_face, source, config, state)
     return paste_back(frame, swapped.output, swapped.output_mask, swapped.output_transform)
 
 
