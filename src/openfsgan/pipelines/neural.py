@@ -81,7 +81,7 @@ class NeuralConfig:
             iterative reenactment; 1 = direct).
         min_view_weight: source views weighing less than this on the appearance map are skipped.
         min_view_distance_deg: appearance-map views closer than this (yaw/pitch) are fused.
-        region_dilation: the face region G_s may claim, as a dilation of the landmark hull
+        region_dilation: the face region G_s may claim, as a dilation of the face hull
             (fraction of the crop): keeps stray segmentation far from the face out of the swap.
         paste_feather: feather inside the pasted region's edge (fraction of the crop).
         mask_momentum: temporal smoothing of the face mask on video (0 = none).
@@ -100,8 +100,8 @@ class NeuralConfig:
             (:func:`refine_geometry`).
         landmark_tolerance: landmark misses are corrected down to this fraction of the eye
             distance (smaller ones are left: they carry the source's face shape).
-        max_landmark_error: a larger landmark miss (fraction of the eye distance) is taken for
-            a failed detection and left uncorrected.
+        max_landmark_error: a larger mean landmark miss (fraction of the eye distance) is a
+            failed detection or G_r failing outright, and is left uncorrected.
         detail_cutoff: the detail layer carries the source's frequencies above this fraction
             of the generators' crop size (0.5: above 64 px of a 128 px crop), and replaces the
             result's own there wherever the result shows the (warped) source face: the
