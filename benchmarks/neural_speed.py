@@ -102,9 +102,10 @@ STEPS = ("geometry_refinement", "detail_layer")
 @contextlib.contextmanager
 def _timed_steps(timer: Timer) -> Iterator[None]:
     """Time the neural path's steps between the networks under their own names (``STEPS``)."""
+    from openfsgan.pipelines import detail as detail_layer
     from openfsgan.pipelines import neural
 
-    track = neural.DetailTrack
+    track = detail_layer.DetailTrack
     detail = track.__dict__["detail"]
     with contextlib.ExitStack() as stack:
         for owner, attribute, name, replacement in (

@@ -12,6 +12,7 @@ from openfsgan.face.align import (
     canonical_landmarks,
     estimate_alignment,
     paste_back,
+    rescale_points,
     similarity_transform,
     transform_points,
     warp_to_crop,
@@ -95,3 +96,11 @@ def test_bad_input_shapes() -> None:
         estimate_alignment(np.zeros((5, 2)))
     with pytest.raises(ValueError, match="identical"):
         similarity_transform(np.ones((4, 2)), np.zeros((4, 2)))
+
+
+def test_rescaled_points_stay_on_the_same_image_point() -> None:
+    assert np.allclose(rescale_points(canonical_landmarks(512), 512, 128),
+                       canonical_landmarks(128), atol=1e-4)
+    # dtypes: floats kept, integers become float64; pixel centres stay centres
+    assert rescale_points(np.zeros((2, 2), np.float32), 4, 2).dtype == np.float32
+    assert np.array_equal(rescale_points(np.array([[0, 3]]), 4, 2), [[-0.25, 1.25]])

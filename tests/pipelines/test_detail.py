@@ -10,16 +10,8 @@ from openfsgan.pipelines.detail import (
     add_detail,
     detail_factor,
     motion_maps,
-    rescale_points,
     resize,
 )
-
-
-def test_rescaled_landmarks_stay_on_the_same_face_point() -> None:
-    from openfsgan.face.align import canonical_landmarks
-
-    assert np.allclose(rescale_points(canonical_landmarks(512), 512, 128),
-                       canonical_landmarks(128), atol=1e-4)
 
 
 def test_detail_factor_follows_the_face_size_in_the_frame() -> None:

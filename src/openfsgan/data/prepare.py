@@ -31,7 +31,12 @@ from openfsgan.data.dataset import CONFIG_FILE, FORMAT_VERSION, INDEX_FILE, arra
 from openfsgan.data.pseudo_masks import PseudoMaskConfig, pseudo_segmentation
 from openfsgan.data.splits import SPLITS, reenactment_pairs, split_of
 from openfsgan.errors import InputNotFoundError, InvalidInputError, NoFaceError, OutputError
-from openfsgan.face.align import estimate_alignment, transform_points, warp_to_crop
+from openfsgan.face.align import (
+    estimate_alignment,
+    rescale_points,
+    transform_points,
+    warp_to_crop,
+)
 from openfsgan.face.pose import fit_landmarks_3d, solve_pose
 from openfsgan.io.atomic import write_text_atomic
 from openfsgan.types import Face
@@ -240,7 +245,7 @@ def _half_labels(labels: np.ndarray, classes: int = 3) -> np.ndarray:
 
 def _half_points(points: np.ndarray) -> np.ndarray:
     """Pixel coordinates at half resolution (pixel centres at integers)."""
-    return ((points + 0.5) * 0.5 - 0.5).astype(np.float32)
+    return rescale_points(points, 2, 1).astype(np.float32)
 
 
 class DatasetWriter:

@@ -103,6 +103,16 @@ def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return result.astype(out_dtype, copy=False)
 
 
+def rescale_points(points: np.ndarray, from_size: float, to_size: float) -> np.ndarray:
+    """Pixel coordinates in an image of side ``from_size`` -> the same places in that image
+    resized to side ``to_size`` (pixel centres at integers: ``x' + 0.5 = (x + 0.5) * to /
+    from``). Same shape; a float dtype is kept, integers become float64."""
+    pts = np.asarray(points)
+    if not np.issubdtype(pts.dtype, np.floating):
+        pts = pts.astype(np.float64)
+    return (pts + 0.5) * (to_size / from_size) - 0.5
+
+
 def similarity_transform(source: np.ndarray, destination: np.ndarray) -> np.ndarray:
     """Least-squares similarity (no reflection) mapping ``source`` onto ``destination``.
 

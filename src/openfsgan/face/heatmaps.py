@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from openfsgan.face.align import rescale_points
 from openfsgan.types import NUM_LANDMARKS
 
 if TYPE_CHECKING:
@@ -41,9 +42,7 @@ def _check_size_sigma(size: int, sigma: float) -> None:
 def _to_heatmap_grid(points: np.ndarray, size: int, source_size: float | None) -> np.ndarray:
     if source_size is None or source_size == size:
         return points
-    # pixel centres at integers: x_heat + 0.5 = (x_src + 0.5) * size / source_size
-    scale = size / float(source_size)
-    return (points + 0.5) * scale - 0.5
+    return rescale_points(points, float(source_size), size)
 
 
 def landmark_heatmaps(points: np.ndarray, size: int, sigma: float = DEFAULT_SIGMA,

@@ -30,13 +30,6 @@ def resize(image: np.ndarray, size: int) -> np.ndarray:
                       interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
-def rescale_points(points: np.ndarray, from_size: int, to_size: int) -> np.ndarray:
-    """Crop pixels of a ``from_size`` crop -> those of the same crop at ``to_size`` (pixel
-    centres at ``i + 0.5`` of the unit square, as :func:`canonical_landmarks` places them)."""
-    points = np.asarray(points, np.float32)
-    return ((points + 0.5) * (to_size / from_size) - 0.5).astype(np.float32)
-
-
 def detail_factor(transform: AlignTransform, max_factor: int) -> int:
     """How many times the generators' crop must be enlarged to match the face's size in the
     frame (``transform`` maps frame -> crop; a quarter pixel of slack before rounding up)."""

@@ -37,6 +37,7 @@ from openfsgan.face.align import (
     AlignTransform,
     estimate_alignment,
     paste_back,
+    rescale_points,
     transform_points,
     warp_to_crop,
 )
@@ -64,7 +65,6 @@ from openfsgan.pipelines.detail import (
     add_detail,
     detail_factor,
     enlarge_maps,
-    rescale_points,
     resize,
 )
 from openfsgan.types import BoundingBox, Face
@@ -271,7 +271,7 @@ def reached_landmarks(image: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     (``[s, s, 3]`` uint8, enlarged 2x, nearer the face sizes dlib was trained on), started
     from the box of the ``wanted`` landmarks. Returns ``[68, 2]`` float32 crop pixels."""
     big = np.ascontiguousarray(resize(image, 2 * image.shape[0]))
-    points = rescale_points(wanted, image.shape[0], big.shape[0])
+    points = rescale_points(np.asarray(wanted, np.float32), image.shape[0], big.shape[0])
     x0, y0 = points.min(axis=0)
     x1, y1 = points.max(axis=0)
     found = _landmark_predictor().predict(big, BoundingBox(float(x0), float(y0), float(x1),
@@ -515,7 +515,8 @@ def reenact_frame(models: NeuralModels, source: NeuralReenactSource,
     config = config or NeuralConfig()
     size = models.resolution
     driven = rescale_points(
-        transform_points(np.asarray(driven_landmarks, np.float64), source.transform.matrix),
+        transform_points(np.asarray(driven_landmarks, np.float64),
+                         source.transform.matrix).astype(np.float32),
         source.transform.crop_size, size)
     cutoff = round(size * config.detail_cutoff)
     track = None if source.detail_crop is None else DetailTrack(source.detail_crop, cutoff)
