@@ -99,10 +99,13 @@ def run(args: argparse.Namespace) -> int:
     from openfsgan.io.atomic import write_text_atomic
     from openfsgan.io.paths import check_output_file
     from openfsgan.metrics.report import markdown_report, markdown_summary_table, write_json
+    from openfsgan.pipelines.config import resolve_config
 
     report_path = Path(args.output)
     if report_path.suffix.lower() != ".json":
         raise OutputError(f"the report must be a .json file: {report_path}")
+    swap_options = _swap_options(args)
+    resolve_config(config=swap_options)  # a bad stage name or key fails first
     pairs = _pairs_from_args(args)
     inputs = sorted({p for pair in pairs for p in (pair.source, pair.target) if p.exists()})
     check_output_file(report_path, inputs, overwrite=args.overwrite or args.resume)
@@ -112,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     config = EvalConfig(methods=methods, frames=args.frames, seed=args.seed,
                         source_frames=args.source_frames, resume=args.resume,
                         strict_methods=() if args.method == "both" else methods,
-                        swap_options=_swap_options(args))
+                        swap_options=swap_options)
     stem = report_path.with_suffix("")
     work_dir = Path(args.work_dir) if args.work_dir else stem.with_name(stem.name + "_work")
     if work_dir.exists() and not work_dir.is_dir():
