@@ -9,6 +9,7 @@ import pytest
 from cli_helpers import openfsgan
 
 from openfsgan.io.media import probe, write_image
+from people import photo
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, astronaut_rgb: np.ndarray) 
 
     folder = tmp_path_factory.mktemp("cli")
     return {
-        "source": write_image(folder / "source.png", np.ascontiguousarray(astronaut_rgb)),
+        # two different people: Grace Hopper onto (a clip of) the astronaut
+        "source": write_image(folder / "source.png", photo("hopper")),
         "target": write_astronaut_clip(folder / "target.mp4", 320, 240, 8, mirror=True,
                                        face_fraction=0.9),
         "blank": write_image(folder / "blank.png", np.full((120, 120, 3), 100, np.uint8)),
@@ -45,7 +47,7 @@ def test_reenact_writes_a_video_of_the_source_photo(inputs: dict[str, Path],
                      "--no-watermark", cache=inputs["cache"])
     assert done.returncode == 0, done.stderr
     info = probe(out)
-    assert (info.width, info.height, info.frame_count) == (512, 512, 8)
+    assert (info.width, info.height, info.frame_count) == (512, 600, 8)  # Hopper's photo
     assert "8 driven" in done.stdout
 
 
