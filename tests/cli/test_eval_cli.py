@@ -51,6 +51,16 @@ def test_missing_pairs_file_and_bad_output_name(tmp_path: Path) -> None:
     result = _run("--source-dir", str(tmp_path), "-o", "report.json", cwd=tmp_path)
     assert result.returncode == 9
     assert "no video files" in _one_line_error(result)
+    # a regular file where the report's folder or the work folder should be
+    (tmp_path / "a_file").write_text("keep")
+    result = _run("--pairs", "pairs.csv", "-o", "a_file/report.json", cwd=tmp_path)
+    assert result.returncode == 7
+    assert "a_file is a file" in _one_line_error(result)
+    result = _run("--pairs", "pairs.csv", "-o", "report.json", "--work-dir", "a_file/work",
+                  cwd=tmp_path)
+    assert result.returncode == 7
+    assert "a_file is a file" in _one_line_error(result)
+    assert (tmp_path / "a_file").read_text() == "keep"
 
 
 @pytest.fixture(scope="module")
