@@ -32,3 +32,25 @@ def test_swap_output_is_nearer_its_source_than_its_target(
     assert distances.to_source < distances.to_target, f"{method} {source} onto {target}: " \
         f"{distances}"
     assert distances.margin > 0.0, distances
+
+
+@pytest.mark.parametrize("method", ["classic", "neural"])
+@pytest.mark.parametrize(("source", "target"), DIRECTIONS)
+def test_video_swap_frames_are_nearer_the_source(two_people_photos: dict[str, Path],
+                                                 tmp_path: Path, method: str, source: str,
+                                                 target: str) -> None:
+    """The video path (tracking, temporal smoothing, H.264) keeps the source's identity too."""
+    from openfsgan.io.media import iter_frames
+    from people import write_person_clip
+
+    clip = write_person_clip(tmp_path / f"{target}.mp4", target, 320, 384, 4)
+    out = tmp_path / f"{source}_onto_{target}.mp4"
+    summary = run_swap(SwapRequest(two_people_photos[source], clip, out, method=method),
+                       labeler=NullLabeler())
+    assert summary.frames_swapped == 4
+    frames = [frame.rgb for frame in iter_frames(out)]
+    originals = [frame.rgb for frame in iter_frames(clip)]
+    for index in (0, 3):
+        distances = identity_distances(frames[index], photo(source), originals[index])
+        print(f"{method} {source} onto a clip of {target}, frame {index}: {distances}")
+        assert distances.to_source < distances.to_target, distances
