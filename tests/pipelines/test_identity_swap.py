@@ -1,8 +1,9 @@
 """A swap carries the source person's identity: two different people, both ways, both methods.
 
-The astronaut and Grace Hopper (:mod:`people`) are swapped onto each other through the library's
-job API; dlib's face descriptor must find each output nearer its source person than its target
-person. A swap that returns the target, or that swaps the target onto itself, fails here.
+The astronaut and Grace Hopper (:mod:`people`) are swapped onto each other, photo onto photo and
+photo onto a synthetic clip, through the library's job API; dlib's face descriptor must find each
+output nearer its source person than its target person. A swap that returns the target, or that
+swaps the target onto itself, fails here.
 """
 
 from __future__ import annotations
