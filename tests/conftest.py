@@ -136,3 +136,13 @@ def synthetic_video(tmp_path: Path) -> Path:
             for packet in stream.encode(None):
                 container.mux(packet)
     return path
+
+
+@pytest.fixture(scope="session")
+def two_people_photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """PNGs of the two different people of :mod:`people`: ``astronaut`` and ``hopper``."""
+    from openfsgan.io.media import write_image
+    from people import PEOPLE, photo
+
+    folder = tmp_path_factory.mktemp("people")
+    return {person: write_image(folder / f"{person}.png", photo(person)) for person in PEOPLE}

@@ -31,6 +31,7 @@ from openfsgan.jobs import (
     run_swap,
     work_folder,
 )
+from people import photo as person_photo
 
 WIDTH, HEIGHT, FRAMES, FPS = 320, 240, 12, 25
 OPTIONS = JobOptions(segment_frames=4, preset="ultrafast")
@@ -89,7 +90,8 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory,
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory, astronaut_rgb: np.ndarray) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("media")
-    source = write_image(folder / "source.png", np.ascontiguousarray(astronaut_rgb))
+    # two different people: Grace Hopper swapped onto the astronaut
+    source = write_image(folder / "source.png", person_photo("hopper"))
     frames = _clip_frames()
     target = write_clip(folder / "target.mp4", frames, audio=True)
     gaps = write_clip(folder / "gaps.mp4", _clip_frames(blank={3, 4, 9}), audio=False)
@@ -157,8 +159,8 @@ def test_photo_swap_and_reenactment(media: dict[str, Path], run: Runner,
     summary = run(SwapRequest(media["source"], media["target"], driven, mode="reenact",
                                max_frames=5))
     info = probe(driven)
-    # the source photo's size, the driver's frames
-    assert (info.width, info.height, info.frame_count) == (512, 512, 5)
+    # the source photo's size (Grace Hopper, 512x600), the driver's frames
+    assert (info.width, info.height, info.frame_count) == (512, 600, 5)
     assert summary.frames_swapped == 5 and summary.mode == "reenact"
 
 

@@ -107,6 +107,8 @@ def png_header_only(width: int, height: int) -> bytes:
 
 
 def test_bad_inputs_fail_cleanly(media: dict[str, Path], tmp_path: Path) -> None:
+    import cv2
+
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "empty.mp4").write_bytes(b"")
@@ -115,6 +117,9 @@ def test_bad_inputs_fail_cleanly(media: dict[str, Path], tmp_path: Path) -> None
     (bad / "notes.mp4").write_text("this is not a video\n" * 50)
     (bad / "huge.png").write_bytes(png_header_only(20000, 20000))
     (bad / "a_folder").mkdir()
+    cv2.imwrite(str(bad / "one_pixel.png"), np.full((1, 1, 3), 127, np.uint8))
+    (bad / "dangling.png").symlink_to(bad / "gone.png")
+    os.mkfifo(bad / "pipe.mp4")  # not a regular file: refused without being opened
     cases = [
         (bad / "missing.mp4", InputNotFoundError.exit_code),
         (bad / "empty.mp4", InvalidInputError.exit_code),
@@ -123,6 +128,9 @@ def test_bad_inputs_fail_cleanly(media: dict[str, Path], tmp_path: Path) -> None
         (media["blank"], NoFaceError.exit_code),
         (bad / "a_folder", InvalidInputError.exit_code),
         (bad / "huge.png", InputTooLargeError.exit_code),
+        (bad / "one_pixel.png", NoFaceError.exit_code),
+        (bad / "dangling.png", InputNotFoundError.exit_code),
+        (bad / "pipe.mp4", InvalidInputError.exit_code),
     ]
     assert len({code for _, code in cases}) >= 4
     out_dir = tmp_path / "out"
@@ -160,26 +168,74 @@ def test_output_refusals(media: dict[str, Path], tmp_path: Path) -> None:
     result = openfsgan("analyze", str(media["image"]), "-o", str(tmp_path / "x.json"),
                        "--detect-every", "0", cache=tmp_path / "cache")
     assert result.returncode != 0 and "Traceback" not in result.stderr
+    # a regular file where the output's folder should be (was "internal error:
+    # NotADirectoryError"), for the report and for the overlay
+    result = openfsgan("analyze", str(media["image"]), "-o", str(existing / "x.json"),
+                       cache=tmp_path / "cache")
+    assert_clean_failure(result, OutputError.exit_code, tmp_path, before)
+    assert "is a file" in result.stderr
+    result = openfsgan("analyze", str(media["image"]), "-o", str(tmp_path / "x.json"),
+                       "--overlay", str(existing / "sub" / "x.png"), cache=tmp_path / "cache")
+    assert_clean_failure(result, OutputError.exit_code, tmp_path, before)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file or folder regardless of "
-                    "permissions, so unreadable inputs cannot be made")
-def test_unreadable_inputs(media: dict[str, Path], tmp_path: Path) -> None:
+def _run_in_process(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """The real command line, in this process, so that a test can take permissions away."""
+    from openfsgan.cli.main import main
+
+    code = main(args)
+    return code, capsys.readouterr().err
+
+
+def test_unreadable_inputs(media: dict[str, Path], tmp_path: Path,
+                           monkeypatch: pytest.MonkeyPatch,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    """A file the user may not read is refused with exit code 8, a folder as not a file.
+
+    Root reads anything whatever its mode bits (and CI runs as root), so the denial is made
+    where the check asks the operating system: ``os.access`` answers "no" for the two paths.
+    """
+    import openfsgan.io.paths as paths
+
     locked_dir = tmp_path / "locked"
     locked_dir.mkdir()
     locked_file = tmp_path / "locked.png"
     locked_file.write_bytes(media["image"].read_bytes())
-    locked_file.chmod(0)
-    locked_dir.chmod(0)
+    locked = {locked_dir, locked_file}
+    real_access = os.access
+    monkeypatch.setattr(paths.os, "access",
+                        lambda path, mode: Path(path) not in locked and real_access(path, mode))
+    monkeypatch.setenv("OPENFSGAN_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "out"
     out.mkdir()
-    try:
-        for source, code in [(locked_file, PermissionDeniedError.exit_code),
-                             (locked_dir, InvalidInputError.exit_code)]:
-            before = set(out.iterdir())
-            result = openfsgan("analyze", str(source), "-o", str(out / "a.json"),
-                               cache=tmp_path / "cache")
-            assert_clean_failure(result, code, out, before)
-    finally:
-        locked_dir.chmod(0o755)
-        locked_file.chmod(0o644)
+    for source, code, message in [
+            (locked_file, PermissionDeniedError.exit_code, "not readable (permission denied)"),
+            (locked_dir, InvalidInputError.exit_code, "is a folder")]:
+        exit_code, stderr = _run_in_process(["analyze", str(source), "-o", str(out / "a.json")],
+                                            capsys)
+        assert exit_code == code, stderr
+        lines = stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], stderr
+        assert not list(out.iterdir())
+
+
+@pytest.mark.parametrize("kind", ["image", "video"])
+def test_permission_denied_while_opening_is_exit_code_8(
+        media: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], kind: str) -> None:
+    """When opening itself is denied (after the access check passed: ACLs, a race, a
+    network share) the error is still the permission error, not "not a readable image"."""
+    import av
+    from PIL import Image
+
+    def deny(path: object, *args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Image, "open", deny)
+    monkeypatch.setattr(av, "open", deny)
+    monkeypatch.setenv("OPENFSGAN_CACHE_DIR", str(tmp_path / "cache"))
+    exit_code, stderr = _run_in_process(["analyze", str(media[kind]), "-o",
+                                         str(tmp_path / "a.json")], capsys)
+    assert exit_code == PermissionDeniedError.exit_code, stderr
+    assert len(stderr.strip().splitlines()) == 1 and "permission denied" in stderr
+    assert not (tmp_path / "a.json").exists()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from openfsgan.benchmarking import write_astronaut_clip
+from people import write_person_clip
 
 W, H = 160, 192
 
@@ -51,18 +51,28 @@ def test_missing_pairs_file_and_bad_output_name(tmp_path: Path) -> None:
     result = _run("--source-dir", str(tmp_path), "-o", "report.json", cwd=tmp_path)
     assert result.returncode == 9
     assert "no video files" in _one_line_error(result)
+    # a regular file where the report's folder or the work folder should be
+    (tmp_path / "a_file").write_text("keep")
+    result = _run("--pairs", "pairs.csv", "-o", "a_file/report.json", cwd=tmp_path)
+    assert result.returncode == 7
+    assert "a_file is a file" in _one_line_error(result)
+    result = _run("--pairs", "pairs.csv", "-o", "report.json", "--work-dir", "a_file/work",
+                  cwd=tmp_path)
+    assert result.returncode == 7
+    assert "a_file is a file" in _one_line_error(result)
+    assert (tmp_path / "a_file").read_text() == "keep"
 
 
 @pytest.fixture(scope="module")
 def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("eval_clips")
-    write_astronaut_clip(folder / "ann.mp4", W, H, 6, face_fraction=1.0)
-    write_astronaut_clip(folder / "bob.mp4", W, H, 6, mirror=True, face_fraction=1.0)
+    # two different people: ann is the astronaut, bob is Grace Hopper
+    write_person_clip(folder / "ann.mp4", "astronaut", W, H, 6)
+    write_person_clip(folder / "bob.mp4", "hopper", W, H, 6)
     return folder
 
 
 def test_eval_end_to_end_with_the_classic_swap(clip_dir: Path, tmp_path: Path) -> None:
-    pytest.importorskip("openfsgan.jobs", reason="the swap pipeline (openfsgan.jobs) is absent")
     pairs = tmp_path / "pairs.csv"
     pairs.write_text(f"pair_id,source,target,source_identity,target_identity\n"
                      f"ann_to_bob,{clip_dir}/ann.mp4,{clip_dir}/bob.mp4,ann,bob\n"
@@ -90,29 +100,24 @@ def test_eval_end_to_end_with_the_classic_swap(clip_dir: Path, tmp_path: Path) -
     assert second["summary"] == report["summary"]
 
 
-def test_eval_neural_only_is_an_error_when_it_cannot_run(clip_dir: Path, tmp_path: Path) -> None:
-    pytest.importorskip("openfsgan.jobs", reason="the swap pipeline is absent")
-    from openfsgan.errors import ModelError
-    from openfsgan.inference.sessions import NeuralModels
-
-    try:
-        NeuralModels.load()
-    except ModelError:
-        pass
-    else:
-        pytest.skip("the neural models are installed: neural-only evaluation can run")
+def test_eval_neural_runs_the_shipped_generators(clip_dir: Path, tmp_path: Path) -> None:
+    """``eval --method neural`` and ``--method both`` swap with the real neural pipeline."""
     pairs = tmp_path / "pairs.csv"
-    pairs.write_text(f"source,target\n{clip_dir}/ann.mp4,{clip_dir}/bob.mp4\n")
-    result = _run("--pairs", str(pairs), "-o", "report.json", "--method", "neural",
-                  "--frames", "3", cwd=tmp_path)
-    assert result.returncode == 10
-    assert "method 'neural'" in _one_line_error(result)
-    assert not (tmp_path / "report.json").exists()
-    # With both methods, the classic path is evaluated and neural is skipped with a note.
-    both = _run("--pairs", str(pairs), "-o", "both.json", "--method", "both", "--frames", "3",
-                "--source-frames", "2", "--no-plots", cwd=tmp_path)
+    pairs.write_text(f"pair_id,source,target,source_identity,target_identity\n"
+                     f"ann_to_bob,{clip_dir}/ann.mp4,{clip_dir}/bob.mp4,ann,bob\n"
+                     f"bob_to_ann,{clip_dir}/bob.mp4,{clip_dir}/ann.mp4,bob,ann\n")
+    common = ("--pairs", str(pairs), "--frames", "2", "--source-frames", "2", "--no-plots")
+    neural = _run(*common, "-o", "neural.json", "--method", "neural", cwd=tmp_path)
+    assert neural.returncode == 0, neural.stderr
+    report = json.loads((tmp_path / "neural.json").read_text())
+    assert {(p["pair_id"], p["method"], p["status"]) for p in report["pairs"]} == {
+        ("ann_to_bob", "neural", "ok"), ("bob_to_ann", "neural", "ok")}
+    assert all(p["frames_scored"] == 2 for p in report["pairs"])
+    assert (tmp_path / "neural_work" / "pairs" / "ann_to_bob" / "neural.mp4").exists()
+    assert list(report["summary"]) == ["neural"]
+    both = _run(*common, "-o", "both.json", "--method", "both", cwd=tmp_path)
     assert both.returncode == 0, both.stderr
     report = json.loads((tmp_path / "both.json").read_text())
-    statuses = {p["method"]: p["status"] for p in report["pairs"]}
-    assert statuses == {"classic": "ok", "neural": "skipped"}
-    assert any("neural" in note for note in report["notes"])
+    statuses = {(p["pair_id"], p["method"]): p["status"] for p in report["pairs"]}
+    assert set(statuses.values()) == {"ok"} and len(statuses) == 4
+    assert list(report["summary"]) == ["classic", "neural"]

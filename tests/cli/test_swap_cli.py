@@ -9,6 +9,7 @@ import pytest
 from cli_helpers import openfsgan
 
 from openfsgan.io.media import probe, write_image
+from people import photo
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, astronaut_rgb: np.ndarray) 
 
     folder = tmp_path_factory.mktemp("cli")
     return {
-        "source": write_image(folder / "source.png", np.ascontiguousarray(astronaut_rgb)),
+        # two different people: Grace Hopper onto (a clip of) the astronaut
+        "source": write_image(folder / "source.png", photo("hopper")),
         "target": write_astronaut_clip(folder / "target.mp4", 320, 240, 8, mirror=True,
                                        face_fraction=0.9),
         "blank": write_image(folder / "blank.png", np.full((120, 120, 3), 100, np.uint8)),
@@ -45,7 +47,7 @@ def test_reenact_writes_a_video_of_the_source_photo(inputs: dict[str, Path],
                      "--no-watermark", cache=inputs["cache"])
     assert done.returncode == 0, done.stderr
     info = probe(out)
-    assert (info.width, info.height, info.frame_count) == (512, 512, 8)
+    assert (info.width, info.height, info.frame_count) == (512, 600, 8)  # Hopper's photo
     assert "8 driven" in done.stdout
 
 
@@ -55,12 +57,21 @@ def test_reenact_writes_a_video_of_the_source_photo(inputs: dict[str, Path],
     ("output_is_input", 7, "refusing to overwrite an input"),
     ("output_exists", 7, "output exists"),
     ("bad_face_number", 9, "must be >= 0"),
+    # found by hand: a 1x1 PNG target ended in an OpenCV assertion inside the labeller, an
+    # output under a regular file in a NotADirectoryError
+    ("one_pixel_target", 4, "too small to hold a face: 1x1 px"),
+    ("two_pixel_target", 4, "too small to hold a face: 2x2 px"),
+    ("one_pixel_source", 4, "source is too small to hold a face"),
+    ("empty_target", 4, "empty file"),
+    ("faceless_photo_target", 5, "no face found in the target photo"),
+    ("output_under_a_file", 7, "is a file"),
+    ("output_under_a_file_deeper", 7, "is a file"),
 ])
 def test_errors_are_one_line_with_their_exit_code(inputs: dict[str, Path], tmp_path: Path,
                                                   case: str, code: int, message: str) -> None:
     existing = tmp_path / "exists.mp4"
     existing.write_bytes(b"x")
-    source, output, extra = inputs["source"], tmp_path / "out.mp4", []
+    source, target, output, extra = inputs["source"], inputs["target"], tmp_path / "out.mp4", []
     if case == "missing_source":
         source = tmp_path / "nope.png"
     elif case == "no_face":
@@ -70,11 +81,53 @@ def test_errors_are_one_line_with_their_exit_code(inputs: dict[str, Path], tmp_p
         extra = ["--overwrite"]
     elif case == "output_exists":
         output = existing
-    else:
+    elif case == "bad_face_number":
         extra = ["--target-face", "-1"]
-    done = openfsgan("swap", source, inputs["target"], "-o", output, *extra,
-                     cache=inputs["cache"])
+    elif case in ("one_pixel_target", "two_pixel_target"):
+        side = 1 if case == "one_pixel_target" else 2
+        target = write_image(tmp_path / "tiny.png", np.full((side, side, 3), 128, np.uint8))
+        output = tmp_path / "out.png"
+    elif case == "one_pixel_source":
+        source = write_image(tmp_path / "tiny.png", np.full((1, 1, 3), 128, np.uint8))
+    elif case == "empty_target":
+        target = tmp_path / "empty.png"
+        target.write_bytes(b"")
+        output = tmp_path / "out.png"
+    elif case == "faceless_photo_target":
+        target, output = inputs["blank"], tmp_path / "out.png"
+    elif case == "output_under_a_file":
+        output = existing / "x.mp4"
+    else:
+        output = existing / "deeper" / "x.mp4"
+    done = openfsgan("swap", source, target, "-o", output, *extra, cache=inputs["cache"])
     assert done.returncode == code, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in done.stderr
-    assert not (tmp_path / "out.mp4").exists() and existing.read_bytes() == b"x"
+    assert "internal error" not in done.stderr
+    assert not (tmp_path / "out.mp4").exists() and not (tmp_path / "out.png").exists()
+    assert existing.read_bytes() == b"x"
+
+
+@pytest.mark.parametrize(("case", "code", "message"), [
+    ("one_pixel_driver", 4, "target is too small to hold a face: 1x1 px"),
+    ("faceless_photo_driver", 5, "no face found in the driver photo"),
+    ("output_under_a_file", 7, "is a file"),
+])
+def test_reenact_errors_are_one_line_with_their_exit_code(inputs: dict[str, Path],
+                                                          tmp_path: Path, case: str, code: int,
+                                                          message: str) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_bytes(b"x")
+    driver, output = inputs["target"], tmp_path / "out.mp4"
+    if case == "one_pixel_driver":
+        driver = write_image(tmp_path / "tiny.png", np.full((1, 1, 3), 128, np.uint8))
+        output = tmp_path / "out.png"
+    elif case == "faceless_photo_driver":
+        driver, output = inputs["blank"], tmp_path / "out.png"
+    else:
+        output = a_file / "out.mp4"
+    done = openfsgan("reenact", inputs["source"], driver, "-o", output, cache=inputs["cache"])
+    assert done.returncode == code, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "internal error" not in done.stderr
+    assert not output.exists() and a_file.read_bytes() == b"x"

@@ -9,6 +9,7 @@ import pytest
 from cli_helpers import openfsgan
 
 from openfsgan.io.media import probe, read_image, write_image
+from people import photo
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, astronaut_rgb: np.ndarray) 
 
     folder = tmp_path_factory.mktemp("neural-cli")
     return {
-        "source": write_image(folder / "source.png", np.ascontiguousarray(astronaut_rgb)),
+        # two different people: Grace Hopper onto the (mirrored) astronaut
+        "source": write_image(folder / "source.png", photo("hopper")),
         "photo": write_image(folder / "mirror.png",
                              np.ascontiguousarray(astronaut_rgb[:, ::-1])),
         "clip": write_astronaut_clip(folder / "target.mp4", 320, 240, 4, mirror=True,
@@ -55,4 +57,4 @@ def test_neural_reenact_of_a_photo(inputs: dict[str, Path], tmp_path: Path) -> N
                      "neural", "--no-watermark", cache=inputs["cache"])
     assert done.returncode == 0, done.stderr
     info = probe(out)
-    assert (info.width, info.height, info.frame_count) == (512, 512, 4)
+    assert (info.width, info.height, info.frame_count) == (512, 600, 4)  # Hopper's photo

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from openfsgan.benchmarking import write_astronaut_clip
 from openfsgan.errors import ConfigError, ModelError
 from openfsgan.evaluation.pairs import EvalPair
 from openfsgan.evaluation.runner import EvalConfig, Scorers, run_evaluation, score_frame
 from openfsgan.io.media import VideoWriter, iter_frames
+from people import write_person_clip
 
 W, H, FRAMES = 160, 192, 4
 
@@ -21,8 +21,9 @@ W, H, FRAMES = 160, 192, 4
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("clips")
-    ann = write_astronaut_clip(folder / "ann.mp4", W, H, 6, face_fraction=1.0)
-    bob = write_astronaut_clip(folder / "bob.mp4", W, H, 6, mirror=True, face_fraction=1.0)
+    # two different people: ann is the astronaut, bob is Grace Hopper
+    ann = write_person_clip(folder / "ann.mp4", "astronaut", W, H, 6)
+    bob = write_person_clip(folder / "bob.mp4", "hopper", W, H, 6)
     blank = folder / "blank.mp4"
     with VideoWriter(blank, fps=25, width=W, height=H) as writer:
         for _ in range(4):
@@ -48,7 +49,9 @@ def _copy_frames(frames_from: Path, output: Path, count: int, like: Path) -> dic
 
 class Recorder:
     """Stand-in swap: ``passthrough`` returns the target unchanged (a swap that does nothing),
-    ``source`` returns the source frames (a perfect identity transfer, ignoring the target)."""
+    ``source`` returns the source frames (a perfect identity transfer, ignoring the target).
+    It plays an installation without the neural models (they ship, so only a stand-in can):
+    the real neural pipeline is evaluated in :func:`test_the_real_swaps_are_evaluated`."""
 
     def __init__(self, behaviour: str) -> None:
         self.behaviour = behaviour
@@ -58,7 +61,7 @@ class Recorder:
                  config: EvalConfig, output: Path) -> dict[str, Any]:
         self.calls.append((pair.pair_id, method))
         if method == "neural":
-            raise ModelError("no neural weights installed")
+            raise ModelError("stand-in: no neural models in this installation")
         if self.behaviour == "passthrough":  # bit-identical frames: the exact answer is known
             shutil.copyfile(target, output)
             return {"frames_total": config.frames, "frames_swapped": 0,
@@ -169,6 +172,25 @@ def test_resume_reuses_cached_pairs_and_runs_are_deterministic(clips, scorers,
     run_evaluation(pairs, EvalConfig(frames=3, source_frames=2, seed=3, resume=True), tmp_path,
                    scorers=scorers, swapper=other)
     assert other.calls == [("ann_to_bob", "classic")]
+
+
+def test_the_real_swaps_are_evaluated(clips, scorers, tmp_path) -> None:
+    """The default swapper is the library's job runner: classic and the shipped neural models."""
+    pairs = [EvalPair("ann_to_bob", clips["ann"], clips["bob"], "ann", "bob")]
+    config = EvalConfig(methods=("classic", "neural"), frames=2, source_frames=2,
+                        strict_methods=("classic", "neural"))
+    report = run_evaluation(pairs, config, tmp_path, scorers=scorers)
+    for method in ("classic", "neural"):
+        result = _by_id(report, "ann_to_bob", method)
+        assert result["status"] == "ok", result.get("reason")
+        assert result["frames_scored"] == 2
+        assert (tmp_path / "pairs" / "ann_to_bob" / f"{method}.mp4").exists()
+        metrics = result["metrics"]
+        # a real swap of two different people: nearer the source person than the target
+        assert metrics["id_sim_source"] > metrics["id_sim_target"], metrics
+        assert metrics["id_sim_target"] < 0.99
+        assert metrics["pose_error_deg"] < 15.0
+    assert list(report["summary"]) == ["classic", "neural"]
 
 
 def test_score_frame_without_faces_keeps_only_pixel_metrics() -> None:

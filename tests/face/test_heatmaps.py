@@ -46,7 +46,8 @@ def test_sigma_controls_width() -> None:
 
 
 def test_torch_matches_numpy_and_is_differentiable() -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     points = _points(32).astype(np.float32) + 0.3
     expected = landmark_heatmaps(points, 32, 2.0)
     tensor = torch.tensor(points[None], requires_grad=True)

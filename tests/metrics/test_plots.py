@@ -2,10 +2,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("matplotlib")
-
 from openfsgan.metrics.plots import write_plots
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dlib
+import face_recognition_models
 import numpy as np
 import pytest
 import torch
@@ -16,9 +18,6 @@ from openfsgan.nn.dlib_resnet import (
     parse_dlib_network,
 )
 from openfsgan.nn.features import DlibFaceFeatures, build_feature_network
-
-dlib = pytest.importorskip("dlib")
-face_recognition_models = pytest.importorskip("face_recognition_models")
 
 SHARED_PHOTOS = ("3DDFA/samples/emma_input.jpg", "3DDFA/demo@obama/0013.jpg",
                  "CelebAMask-HQ/face_parsing/Data_preprocessing/test_img/0.jpg")

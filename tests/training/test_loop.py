@@ -110,6 +110,9 @@ def test_sigterm_stops_after_the_step_with_a_checkpoint(tmp_path):
 def test_too_small_a_dataset_is_refused(tmp_path):
     import pytest
 
-    with pytest.raises(ValueError, match="fewer than one batch"):
+    from openfsgan.errors import ConfigError
+
+    # a ConfigError: the command line reports it as one line (it was an "internal error")
+    with pytest.raises(ConfigError, match="fewer than one batch"):
         Trainer(Regression(), Points(3), tmp_path, LoopConfig(max_steps=1, batch_size=4),
                 torch.device("cpu"))

@@ -11,14 +11,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-pytest.importorskip("fastapi", reason="the web UI needs the [web] extra (fastapi)")
-pytest.importorskip("multipart", reason="the web UI needs the [web] extra (python-multipart)")
+from optional_tools import require_module
 
-from fastapi.testclient import TestClient
+require_module("fastapi", "the web UI needs the [web] extra (fastapi)")
+require_module("multipart", "the web UI needs the [web] extra (python-multipart)")
 
-from openfsgan.web.app import WebSettings, create_app
-from openfsgan.web.schemas import JobSpec
-from openfsgan.web.uploads import AnalyzerFaceFinder
+from fastapi.testclient import TestClient  # noqa: E402
+
+from openfsgan.web.app import WebSettings, create_app  # noqa: E402
+from openfsgan.web.schemas import JobSpec  # noqa: E402
+from openfsgan.web.uploads import AnalyzerFaceFinder  # noqa: E402
 
 BASE_URL = "http://127.0.0.1:7860"
 

@@ -1,7 +1,8 @@
 """End to end in a real browser: ``openfsgan serve`` in a subprocess, driven by headless Chromium.
 
 Debian's Chromium (``apt-get install chromium``) is driven with Playwright for Python; no browser
-is downloaded. The tests skip, saying why, where either is missing. They upload two files, pick
+is downloaded. Where either is missing the tests skip, saying why, and under ``CI=true`` they
+fail instead (CI installs both: ``.ci/run``). They upload two files, pick
 a face, run the real classic swap, download and check the result, verify it, watch a video job's
 progress and ETA, cancel a job, and restart the server (with Ctrl-C and with SIGKILL) to see
 the job list again and the interrupted job resume.
@@ -29,6 +30,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from optional_tools import skip_or_fail
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
@@ -40,23 +43,11 @@ RESUME_FRAMES = 120
 SEGMENT_FRAMES = 60  # openfsgan.jobs.JobOptions.segment_frames: the unit a resume keeps
 
 pytestmark = pytest.mark.slow
-needs_swap = pytest.mark.skipif(importlib.util.find_spec("openfsgan.jobs") is None,
-                                reason="the swap job module (openfsgan.jobs) is not here")
-needs_verifier = pytest.mark.skipif(
-    importlib.util.find_spec("openfsgan.provenance.verify") is None,
-    reason="the provenance verifier (openfsgan.provenance.verify) is not here")
 
-
-def _skip_reason() -> str | None:
-    if not CHROMIUM.is_file():
-        return f"{CHROMIUM} not found (apt-get install chromium)"
-    if importlib.util.find_spec("playwright") is None:
-        return "playwright for Python is not installed (pip install playwright)"
-    return None
-
-
-if _skip_reason():
-    pytest.skip(_skip_reason(), allow_module_level=True)
+if not CHROMIUM.is_file():
+    skip_or_fail(f"{CHROMIUM} is not installed (apt-get install chromium)")
+if importlib.util.find_spec("playwright") is None:
+    skip_or_fail("playwright for Python is not installed (pip install playwright)")
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
@@ -167,8 +158,6 @@ def face_region_change(before: np.ndarray, after: np.ndarray, box: list[float]) 
     return float(np.abs(after[region].astype(np.float32) - before[region]).mean())
 
 
-@needs_swap
-@needs_verifier
 def test_photo_swap_with_a_picked_face_download_and_verify(page, server, source_png,
                                                             two_faces_png, tmp_path):
     from openfsgan.io.media import read_image
@@ -226,7 +215,6 @@ def _target_faces(server: ServerProcess) -> list[dict[str, Any]]:
     raise AssertionError("no upload with two faces")
 
 
-@needs_swap
 def test_video_progress_cancel_restart_and_resume(page, server, source_png, make_face_clip):
     from openfsgan.io.media import probe
 
@@ -305,7 +293,6 @@ def test_a_bad_upload_shows_its_error_and_start_waits_for_both(page, server, sou
 
 
 
-@needs_verifier
 def test_a_file_without_provenance_in_the_verify_tab(page, server, source_png):
     page.goto(server.url)
     page.click("#tab-verify")

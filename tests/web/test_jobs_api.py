@@ -149,7 +149,6 @@ def test_restart_lists_finished_jobs_and_resumes_the_interrupted_one(web, tmp_pa
 
 
 def test_real_swap_of_two_astronaut_photos(web, source_png, target_png):
-    pytest.importorskip("openfsgan.jobs", reason="the swap job module is not in this checkout")
     from openfsgan.io.media import read_image
 
     client = web.client()  # the library's own runner: openfsgan.jobs.run_swap

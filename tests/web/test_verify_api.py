@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
-import pytest
-
 from openfsgan.errors import InvalidInputError
 
 
@@ -49,9 +45,6 @@ def test_a_verifier_error_is_a_clean_400(web, source_png):
     assert response.json() == {"error": "cannot read the labels"}
 
 
-@pytest.mark.skipif(importlib.util.find_spec("openfsgan.provenance.verify") is None
-                    or importlib.util.find_spec("openfsgan.jobs") is None,
-                    reason="needs openfsgan.jobs and openfsgan.provenance.verify")
 def test_a_swap_result_verifies_as_labelled_and_its_input_does_not(web, source_png, target_png):
     client = web.client()  # the library's runner and verifier
     job = web.wait(client, web.start_job(client, source_png, target_png)["id"],

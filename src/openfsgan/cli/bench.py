@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from openfsgan.benchmarking import STAGES, BenchConfig, markdown_table, run_benchmark
     from openfsgan.errors import OutputError
     from openfsgan.io.media import probe
-    from openfsgan.io.paths import check_input_file, check_output_file
+    from openfsgan.io.paths import check_input_file, check_output_file, check_output_folder
     from openfsgan.metrics.report import write_json
 
     video = check_input_file(args.video, "--video") if args.video else None
@@ -68,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         output = check_output_file(args.output, [video] if video else [], args.overwrite)
         if output.suffix.lower() != ".json":
             raise OutputError(f"-o must name a .json file: {output}")
+    if args.work_dir:
+        check_output_folder(args.work_dir, "work folder")
     resolutions = tuple(r.strip() for r in args.resolutions.split(",") if r.strip())
     stages = (tuple(s.strip() for s in args.stages.split(",") if s.strip()) if args.stages
               else STAGES)

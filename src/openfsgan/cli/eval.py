@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from openfsgan.errors import OpenFSGANError, OutputError
     from openfsgan.evaluation.runner import EvalConfig, check_method_available, run_evaluation
     from openfsgan.io.atomic import write_text_atomic
-    from openfsgan.io.paths import check_output_file
+    from openfsgan.io.paths import check_output_file, check_output_folder
     from openfsgan.metrics.report import markdown_report, markdown_summary_table, write_json
     from openfsgan.pipelines.config import resolve_config
 
@@ -118,8 +118,7 @@ def run(args: argparse.Namespace) -> int:
                         swap_options=swap_options)
     stem = report_path.with_suffix("")
     work_dir = Path(args.work_dir) if args.work_dir else stem.with_name(stem.name + "_work")
-    if work_dir.exists() and not work_dir.is_dir():
-        raise OutputError(f"work folder is a file: {work_dir}")
+    check_output_folder(work_dir, "work folder")
 
     with tqdm(total=len(pairs) * len(methods), desc="eval", unit="pair",
               disable=bool(args.quiet)) as bar:

@@ -39,6 +39,7 @@ from openfsgan.face.align import (
 )
 from openfsgan.face.pose import fit_landmarks_3d, solve_pose
 from openfsgan.io.atomic import write_text_atomic
+from openfsgan.io.paths import check_output_folder
 from openfsgan.types import Face
 
 log = logging.getLogger(__name__)
@@ -419,10 +420,8 @@ def _check_output(output: Path, overwrite: bool) -> None:
             if not (output / INDEX_FILE).is_file():
                 raise OutputError(f"refusing to replace {output}: it is not a prepared dataset "
                                   f"(no {INDEX_FILE}); choose another output folder")
-    parent = output.parent if str(output.parent) else Path(".")
+    parent = check_output_folder(output.parent, "dataset's folder")
     parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"cannot write to folder (permission denied): {parent}")
 
 
 class _StagingFolder:

@@ -11,6 +11,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from openfsgan.errors import OutputError
+
 
 def _current_umask() -> int:
     mask = os.umask(0)
@@ -24,13 +26,18 @@ def atomic_output(path: str | os.PathLike[str], suffix: str | None = None) -> It
 
     The temporary file keeps ``path``'s extension (or ``suffix``) so that writers choosing a
     format by extension (OpenCV, PyAV) behave as for the real name. On any exception the
-    temporary file is removed and the exception propagates.
+    temporary file is removed and the exception propagates. A folder that cannot be created
+    or written raises :class:`~openfsgan.errors.OutputError`.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     ext = suffix if suffix is not None else target.suffix
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{ext}",
-                                    dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{ext}",
+                                        dir=target.parent)
+    except OSError as error:  # a file where a folder should be, permissions, a full disk
+        raise OutputError(f"cannot write {target}: {error.strerror or error}"
+                          f"{f': {error.filename}' if error.filename else ''}") from error
     os.close(fd)
     tmp = Path(tmp_name)
     try:

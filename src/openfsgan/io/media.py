@@ -18,7 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from openfsgan.errors import InputTooLargeError, InvalidInputError, OutputError
+from openfsgan.errors import (
+    InputTooLargeError,
+    InvalidInputError,
+    OutputError,
+    PermissionDeniedError,
+)
 from openfsgan.io.atomic import atomic_output
 from openfsgan.io.paths import check_input_file
 from openfsgan.types import MediaInfo
@@ -54,6 +59,11 @@ def is_video(path: str | os.PathLike[str]) -> bool:
         return False
 
 
+def _denied(path: Path) -> PermissionDeniedError:
+    """Opening was refused although the access check passed (ACLs, a race, a network share)."""
+    return PermissionDeniedError(f"file is not readable (permission denied): {path}")
+
+
 def _image_size(path: Path) -> tuple[int, int]:
     """(width, height) from the image header, without decoding the pixels."""
     from PIL import Image
@@ -62,6 +72,8 @@ def _image_size(path: Path) -> tuple[int, int]:
     try:
         with Image.open(path) as image:
             return int(image.width), int(image.height)
+    except PermissionError as error:
+        raise _denied(path) from error
     except Exception as error:  # PIL raises many types for broken files
         raise InvalidInputError(f"not a readable image: {path} ({error})") from error
 
@@ -88,6 +100,8 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         with Image.open(p) as image:
             upright = ImageOps.exif_transpose(image)
             return np.asarray(upright.convert("RGB"), dtype=np.uint8).copy()
+    except PermissionError as error:
+        raise _denied(p) from error
     except Exception as error:  # PIL raises OSError, SyntaxError, ValueError... for bad files
         raise InvalidInputError(
             f"image could not be decoded (truncated or corrupt?): {p}") from error
@@ -98,6 +112,8 @@ def _open_container(path: Path) -> Any:
 
     try:
         return av.open(str(path))
+    except PermissionError as error:  # PyAV's own PermissionError is one too
+        raise _denied(path) from error
     except av.error.FFmpegError as error:
         raise InvalidInputError(f"not a readable image or video: {path}") from error
 

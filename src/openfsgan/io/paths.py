@@ -48,9 +48,37 @@ def check_input_path(path: str | os.PathLike[str], what: str = "input",
     return check_input_file(p, what)
 
 
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or the closest folder above it that exists (a dangling link counts as existing:
+    nothing can be created through it)."""
+    for candidate in (path, *path.parents):
+        if candidate.exists() or candidate.is_symlink():
+            return candidate
+    return Path(".")
+
+
+def check_output_folder(folder: str | os.PathLike[str], what: str = "output folder") -> Path:
+    """Return ``folder`` as a Path if it is, or can be created as, a folder we can write to.
+
+    Refused with :class:`OutputError`: ``folder`` is a file (or a dangling link), a path above
+    it is a file (``some_file/run``: the folder could never be made), or the closest existing
+    folder is not writable.
+    """
+    p = Path(folder) if str(folder) else Path(".")
+    existing = _nearest_existing(p)
+    if not existing.is_dir():
+        if existing == p:
+            raise OutputError(f"{what} is a file, expected a folder: {p}")
+        raise OutputError(f"cannot create the {what} {p}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write to folder (permission denied): {existing}")
+    return p
+
+
 def check_output_file(output: str | os.PathLike[str], inputs: list[Path],
                       overwrite: bool = False) -> Path:
-    """Refuse to write over an input, or over an existing file without ``overwrite``."""
+    """Refuse to write over an input, over an existing file without ``overwrite``, or where no
+    file can be created (a path above it is a file, or its folder is not writable)."""
     out = Path(output)
     if any(out.resolve() == source.resolve() for source in inputs):
         raise OutputError(f"refusing to overwrite an input: {out}")
@@ -58,7 +86,8 @@ def check_output_file(output: str | os.PathLike[str], inputs: list[Path],
         raise OutputError(f"output is a folder, expected a file path: {out}")
     if out.exists() and not overwrite:
         raise OutputError(f"output exists: {out} (pass --overwrite to replace it)")
-    parent = out.parent if str(out.parent) else Path(".")
-    if parent.exists() and not os.access(parent, os.W_OK):
-        raise OutputError(f"cannot write to folder (permission denied): {parent}")
+    existing = _nearest_existing(out.parent)
+    if not existing.is_dir():
+        raise OutputError(f"cannot write {out}: {existing} is a file, not a folder")
+    check_output_folder(out.parent, "output's folder")
     return out

@@ -26,6 +26,11 @@ from openfsgan.types import MediaInfo
 
 MODES: tuple[str, ...] = ("swap", "reenact")
 VIDEO_OUTPUT_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov"})
+MIN_FACE_MEDIA_SIDE_PX = 32
+"""Smallest width and height of a source or target. The photo detector (dlib's 80-px HOG window
+at one pyramid upsampling) finds faces down to about 40 px, so a smaller picture cannot hold a
+face it finds; refusing it up front gives one clear line instead of a failure deep in the
+pipeline or the labeller (a 1x1 PNG used to end in an OpenCV assertion)."""
 
 Progress = Callable[[int, int], None]
 
@@ -225,6 +230,13 @@ def _input_files(request: SwapRequest) -> list[Path]:
     return inputs
 
 
+def _check_face_sized(info: MediaInfo, what: str) -> None:
+    if min(info.width, info.height) < MIN_FACE_MEDIA_SIDE_PX:
+        raise InvalidInputError(
+            f"{what} is too small to hold a face: {info.width}x{info.height} px (at least "
+            f"{MIN_FACE_MEDIA_SIDE_PX}x{MIN_FACE_MEDIA_SIDE_PX}): {info.path}")
+
+
 def check_request(request: SwapRequest) -> tuple[MediaInfo, MediaInfo | None]:
     """Fail early, with one actionable sentence, on anything wrong with ``request``.
 
@@ -259,7 +271,9 @@ def check_request(request: SwapRequest) -> tuple[MediaInfo, MediaInfo | None]:
                                     f"({', '.join(sorted(IMAGE_EXTENSIONS))}): {request.source}")
     else:
         source_info = probe(request.source)
+        _check_face_sized(source_info, "source")
     target_info = probe(request.target)
+    _check_face_sized(target_info, "target")
     check_output_file(request.output, _input_files(request), request.overwrite)
     suffix = request.output.suffix.lower()
     if target_info.is_video and suffix not in VIDEO_OUTPUT_EXTENSIONS:

@@ -14,7 +14,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from openfsgan.errors import InvalidInputError
+from openfsgan.errors import InvalidInputError, NoFaceError
 from openfsgan.io.atomic import atomic_output
 from openfsgan.jobs.processors import FrameProcessor, build_processor
 from openfsgan.jobs.request import (
@@ -162,6 +162,9 @@ def _run_image(request: SwapRequest, processor: FrameProcessor, selector: FaceSe
 
     rgb = read_image(request.target)
     frame_faces = analyzer.analyze_image(rgb)
+    if not frame_faces.faces:  # a video's faceless frames pass through; a photo has no others
+        role = "target" if request.mode == "swap" else "driver"
+        raise NoFaceError(f"no face found in the {role} photo: {request.target}")
     if request.target_face is not None:
         face: Face | None = face_by_rank(frame_faces, request.target_face, "target photo")
     else:
@@ -194,7 +197,8 @@ def run_swap(request: SwapRequest, progress: Progress | None = None,
 
     Raises:
         OpenFSGANError subclasses for bad inputs or outputs (nothing is written then),
-        NoFaceError when the source has no usable face, JobCancelled when cancelled.
+        NoFaceError when the source has no usable face or a photo target has no face at all,
+        JobCancelled when cancelled.
     """
     started = time.perf_counter()
     options = options or JobOptions()

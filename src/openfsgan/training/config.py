@@ -77,6 +77,9 @@ class LossConfig(Config):
         lambda_stepwise: L_rec of the result of the iterative reenactment.
         lambda_adv: generator adversarial term.
         lambda_seg: segmentation term of G_r.
+        lambda_identity: identity term of G_r, ``identity_loss(e(I_r), e(I_s))`` with ``e``
+            dlib's face descriptor: the reenacted face keeps its source's identity (FSGAN's
+            known weakness; not in the paper, 0 turns it off).
         lambda_reenact: final weight of G_s's agreement with G_r's segmentation.
         reenact_ramp_steps: steps over which λ_reenact grows linearly from 0.
         stepwise_steps: reenactment steps from source to target (1: direct only).
@@ -90,6 +93,7 @@ class LossConfig(Config):
     lambda_stepwise: float = 1.0
     lambda_adv: float = 0.001
     lambda_seg: float = 0.1
+    lambda_identity: float = 0.1
     lambda_reenact: float = 1.0
     reenact_ramp_steps: int = 10_000
     stepwise_steps: int = 2
@@ -97,7 +101,8 @@ class LossConfig(Config):
 
     def __post_init__(self) -> None:
         check_positive(self, "lambda_perc", "lambda_pixel", "lambda_rec", "lambda_stepwise",
-                       "lambda_adv", "lambda_seg", "lambda_reenact", "reenact_ramp_steps",
+                       "lambda_adv", "lambda_seg", "lambda_identity", "lambda_reenact",
+                       "reenact_ramp_steps",
                        allow_zero=True)
         check_positive(self, "stepwise_steps")
 

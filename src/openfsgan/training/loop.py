@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from openfsgan.errors import ConfigError
 from openfsgan.training.checkpointing import (
     capture_rng_state,
     latest_checkpoint,
@@ -234,7 +235,7 @@ class Trainer:
         self.sampler = ShardedSampler(len(train_set), config.seed, context)  # type: ignore[arg-type]
         batches = self.sampler.per_rank() // config.batch_size
         if batches == 0:
-            raise ValueError(
+            raise ConfigError(
                 f"the training split has {len(train_set)} samples, fewer than one batch of "  # type: ignore[arg-type]
                 f"{config.batch_size} per process ({context.world_size} processes); lower "
                 "batch_size or add data")

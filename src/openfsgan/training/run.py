@@ -101,11 +101,10 @@ def train(config: TrainConfig, data: str | os.PathLike[str], run_dir: str | os.P
         on_log: ``(step, mean losses)`` callback at every scalar log.
     """
     from openfsgan.data.dataset import PreparedDataset
+    from openfsgan.io.paths import check_output_folder
     from openfsgan.training.stages import build_stage
 
-    run = Path(run_dir)
-    if run.exists() and not run.is_dir():
-        raise OutputError(f"--out must be a folder, got a file: {run}")
+    run = check_output_folder(run_dir, "run folder (--out)")
     torch_device = resolve_device(device)
     config = settle_config(run, config, resume)
     prepared = PreparedDataset(data)

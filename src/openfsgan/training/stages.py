@@ -2,12 +2,15 @@
 
 * reenactment (G_r, with D):
   ``L(G_r) = λ_stepwise L_rec(I_{r_n}, I_t) + λ_rec L_rec(I_r, I_t) + λ_adv L_adv
-  + λ_seg L_seg(S_r, S_t)``. ``I_r = G_r(I_s; H(p_t))`` is the direct result; ``I_{r_n}`` is
-  the iterative one, reenacted through the intermediate landmarks ``p_1 .. p_{n-1}`` (source
-  pose interpolated towards the target's, :func:`openfsgan.face.pose.interpolate_landmarks`)
-  and finally ``p_t``. The earlier steps run without gradients (memory stays that of two
-  forward passes); the last step and the direct one share a batch. ``L_seg`` is pixel-wise
-  cross-entropy against the target's face/hair pseudo-labels.
+  + λ_seg L_seg(S_r, S_t) + λ_id L_id(I_r, I_s)``. ``I_r = G_r(I_s; H(p_t))`` is the direct
+  result; ``I_{r_n}`` is the iterative one, reenacted through the intermediate landmarks
+  ``p_1 .. p_{n-1}`` (source pose interpolated towards the target's,
+  :func:`openfsgan.face.pose.interpolate_landmarks`) and finally ``p_t``. The earlier steps run
+  without gradients (memory stays that of two forward passes); the last step and the direct one
+  share a batch. ``L_seg`` is pixel-wise cross-entropy against the target's face/hair
+  pseudo-labels. ``L_id = 1 − cos(e(I_r), e(I_s))`` with ``e`` dlib's face descriptor
+  (:func:`openfsgan.losses.identity_loss`): source and target show one person in training, and
+  the reenactment must keep who that is.
 * segmentation (G_s): cross-entropy against the pseudo-labels, plus
   ``λ_reenact L1(S_t, S_t^r)`` where ``S_t^r`` is the segmentation a trained, frozen G_r
   predicts for the target's geometry; λ_reenact grows linearly from 0 to its final value.
@@ -44,6 +47,7 @@ from openfsgan.face.heatmaps import landmark_heatmaps_torch
 from openfsgan.losses import (
     adversarial_loss,
     discriminator_loss,
+    identity_loss,
     pixel_loss,
     poisson_blend_target,
     reconstruction_loss,
@@ -163,10 +167,34 @@ class ReenactmentStage(_GeneratorStage):
     name = "reenactment"
     dataset_class = ReenactmentDataset
 
+    def __init__(self, config: TrainConfig, feature_net: nn.Module | None) -> None:
+        super().__init__(config, feature_net)
+        self.identity_role: str | None = None
+        if self.losses.lambda_identity > 0:
+            from openfsgan.nn.features import DlibFaceFeatures
+
+            # dlib's face descriptor; the perceptual loss's network when it is that one
+            if isinstance(feature_net, DlibFaceFeatures):
+                self.identity_role = "features"
+            else:
+                describer = build_feature_net("dlib")
+                assert describer is not None
+                self.nets["identity"] = describer
+                self.identity_role = "identity"
+
     def _dataset(self, prepared: PreparedDataset, split: str, augment: bool) -> StageDataset:
         return ReenactmentDataset(prepared, split, self.config.resolution,
                                   self.config.augment if augment else None,
                                   stepwise_steps=self.losses.stepwise_steps)
+
+    def identity(self, image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        """``L_id``: how far ``image``'s face descriptor turns from ``reference``'s (whose
+        descriptor is a constant: only the generator's output is pulled)."""
+        assert self.identity_role is not None
+        describer: Any = self.nets[self.identity_role]
+        with torch.no_grad():
+            wanted = describer.embed(reference.float())
+        return identity_loss(describer.embed(image.float()), wanted)
 
     def _reenact(self, batch: Batch, generator: nn.Module | None = None
                  ) -> tuple[Any, torch.Tensor | None]:
@@ -198,6 +226,9 @@ class ReenactmentStage(_GeneratorStage):
         total = self.losses.lambda_rec * rec + self.losses.lambda_adv * adv + \
             self.losses.lambda_seg * seg
         out = {"rec": rec, "adv": adv, "seg": seg}
+        if self.identity_role is not None:
+            out["identity"] = self.identity(direct.image, batch["source_image"])
+            total = total + self.losses.lambda_identity * out["identity"]
         if stepwise is not None:
             out["stepwise"] = self.reconstruction(stepwise, target)
             total = total + self.losses.lambda_stepwise * out["stepwise"]
