@@ -24,7 +24,7 @@ largest statistic seen against the threshold.
 Usage::
 
     python benchmarks/watermark.py [VIDEO ...] [--seconds 3] [--max-videos N] [--max-photos N]
-        [--attacks crf23,crop50,...]
+        [--attacks crf23,crop50,...] [--set FIELD=VALUE ...]
 """
 
 from __future__ import annotations
@@ -151,10 +151,10 @@ def psnr_db(a: np.ndarray, b: np.ndarray) -> float:
     return 10.0 * np.log10(255.0**2 / max(mse, 1e-12))
 
 
-def detect_timed(frames: list[np.ndarray],
+def detect_timed(frames: list[np.ndarray], config: WatermarkConfig,
                  timings: tuple[list[float], list[float]] | None = None) -> Detection:
     """Detect in one window; append (wall, CPU) milliseconds per frame to ``timings``."""
-    detector = WatermarkDetector()
+    detector = WatermarkDetector(config)
     start, start_cpu = time.perf_counter(), time.process_time()
     for rgb in frames:
         detector.add(rgb)
@@ -176,6 +176,17 @@ def window_record(detection: Detection, embedder: WatermarkEmbedder) -> dict[str
         "coded_bits": float(np.mean(detection.coded_bits == embedder.coded_bits)),
         "z": float(detection.z),
     }
+
+
+def _setting(item: str) -> tuple[str, object]:
+    """``FIELD=VALUE`` -> (field, value typed like the field's default)."""
+    name, _, text = item.partition("=")
+    default = getattr(WatermarkConfig(), name, None)
+    if default is None or not text:
+        raise SystemExit(f"--set {item!r}: expected FIELD=VALUE with a WatermarkConfig field")
+    if isinstance(default, tuple):
+        return name, tuple(float(part) for part in text.split(","))
+    return name, type(default)(text)
 
 
 def _found_cell(records: list[dict[str, float]]) -> str:
@@ -204,6 +215,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per video")
     parser.add_argument("--max-videos", type=int, default=None)
     parser.add_argument("--max-photos", type=int, default=120)
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a WatermarkConfig field for both embedder and detector, e.g. "
+                             "sync_cells=300 (ablations; repeatable)")
     parser.add_argument("--attacks", default=",".join(ATTACKS),
                         help="comma-separated video attacks to run (default: all)")
     args = parser.parse_args()
@@ -217,7 +231,7 @@ def main() -> int:
               "OPENFSGAN_SHARED_FACES)", file=sys.stderr)
         return 0
     rng = np.random.default_rng(0)
-    config = WatermarkConfig()
+    config = WatermarkConfig(**dict(_setting(item) for item in args.set))
     results: dict[str, list[dict[str, float]]] = defaultdict(list)
     per_video: list[tuple[str, str, dict[str, str]]] = []
     embed_ms: list[float] = []
@@ -251,24 +265,24 @@ def main() -> int:
             for window in windows(attacked, fps):
                 timings = ((detect_ms, detect_cpu_ms)
                            if name == "crf23" and (height, width) == (720, 1280) else None)
-                records.append(window_record(detect_timed(window, timings), embedder))
+                records.append(window_record(detect_timed(window, config, timings), embedder))
             for record in records:
                 record["short_side"] = float(min(height, width))
             results[name] += records
             row[name] = _found_cell(records)
             if name == "crf23" and (height, width) == (720, 1280) and not clip_timing:
                 start, start_cpu = time.perf_counter(), time.process_time()
-                detect_timed(attacked)
+                detect_timed(attacked, config)
                 clip_timing = (len(attacked), time.perf_counter() - start,
                                time.process_time() - start_cpu)
         photos = [jpeg75(window[0]) for window in windows(marked, fps)]
-        records = [window_record(detect_timed([p]), embedder) for p in photos]
+        records = [window_record(detect_timed([p], config), embedder) for p in photos]
         for record in records:
             record["short_side"] = float(min(height, width))
         results["jpeg75"] += records
         row["jpeg75"] = _found_cell(records)
         for window in windows(h264(frames, fps), fps):  # unmarked, re-encoded
-            detection = detect_timed(window)
+            detection = detect_timed(window, config)
             null_z.append(detection.z)
             null_found += int(detection.found)
         name = str(video.relative_to(SHARED)) if video.is_relative_to(SHARED) else video.name
@@ -283,12 +297,13 @@ def main() -> int:
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None or min(bgr.shape[:2]) < 64:
             continue
-        detection = detect_timed([bgr[:, :, ::-1].copy()])
+        detection = detect_timed([bgr[:, :, ::-1].copy()], config)
         photo_z.append(detection.z)
         photo_found += int(detection.found)
 
+    settings = f", settings {', '.join(args.set)}" if args.set else ""
     print(f"\n### Robustness ({len(per_video)} videos, 1-second windows, "
-          f"{args.seconds:g} s each)\n")
+          f"{args.seconds:g} s each{settings})\n")
     print("| attack | windows | found | payload exact | payload bits (mean) | "
           "windows >= 99 % bits | coded bits before ECC | median z |")
     print("|---|---|---|---|---|---|---|---|")

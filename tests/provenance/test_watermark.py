@@ -129,20 +129,23 @@ def test_survives_centred_crop_then_h264(marked_720p: list[np.ndarray], keep: fl
     assert detection.cell_px == pytest.approx(720 / 128, rel=0.01)
 
 
-def test_survives_crop_downscale_crf30_at_1080p(embedder: wm.WatermarkEmbedder) -> None:
+@pytest.fixture(scope="module")
+def marked_1080p(embedder: wm.WatermarkEmbedder) -> list[np.ndarray]:
+    return [embedder.embed(f) for f in talking_clip(12, 1920, 1080)]
+
+
+def test_survives_crop_downscale_crf30_at_1080p(marked_1080p: list[np.ndarray]) -> None:
     """71 % crop, 0.55x, CRF 30 (the sync test finds it; too few bits survive for the payload)."""
-    marked = [embedder.embed(f) for f in talking_clip(12, 1920, 1080)]
-    attacked = h264_round_trip(downscale(centred_crop(marked, 0.71), 0.55), crf=30)
+    attacked = h264_round_trip(downscale(centred_crop(marked_1080p, 0.71), 0.55), crf=30)
     detection = wm.detect(attacked)
     assert detection.found and detection.sync_found
     assert detection.cell_px == pytest.approx(1080 / 128 * 0.55, rel=0.02)
 
 
-def test_survives_half_crop_and_half_downscale_at_1080p(embedder: wm.WatermarkEmbedder) -> None:
+def test_survives_half_crop_and_half_downscale_at_1080p(marked_1080p: list[np.ndarray]) -> None:
     """50 % crop, then 0.5x and CRF 23: a 480 x 270 video left of a 1080p one (found by the
     sync test; the payload is marginal there)."""
-    marked = [embedder.embed(f) for f in talking_clip(12, 1920, 1080)]
-    attacked = h264_round_trip(downscale(centred_crop(marked, 0.5), 0.5), crf=23)
+    attacked = h264_round_trip(downscale(centred_crop(marked_1080p, 0.5), 0.5), crf=23)
     assert attacked[0].shape[:2] == (270, 480)
     detection = wm.detect(attacked)
     assert detection.found and detection.sync_found
@@ -150,7 +153,7 @@ def test_survives_half_crop_and_half_downscale_at_1080p(embedder: wm.WatermarkEm
 
 
 def test_half_crop_half_downscale_crf30_real_1080p(shared_faces: Path) -> None:
-    """50 % crop + 0.5x + CRF 30 on a real 1080p video (second of 30 frames). Smooth synthetic
+    """50 % crop + 0.5x + CRF 30 on a real 1080p video (one second, 30 frames). Smooth synthetic
     content loses the mark at CRF 30; real footage keeps enough (docs/provenance.md, limits)."""
     frames = read_frames(shared_faces / "fsgan" / "docs" / "examples" / "conan_obrien.mp4", 30)
     embedder = wm.WatermarkEmbedder(PAYLOAD)

@@ -131,7 +131,7 @@ class WatermarkConfig:
         while log_size < log_top:
             log_size = min(log_top, log_size + self.scale_step * math.exp(log_size))
             sizes.append(math.exp(log_size))
-        return np.asarray(sizes if self.max_crop > 0 else sizes[:1], dtype=np.float64)
+        return np.asarray(sizes, dtype=np.float64)
 
     def band_centres(self) -> np.ndarray:
         """Relative cell sizes the detector whitens for: evenly spaced in log scale, each the
