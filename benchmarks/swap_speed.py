@@ -5,7 +5,7 @@ Poisson blend.
   -o out.mp4`` as a subprocess on 180 frames of a 1280x720 clip, start-up included, and the
   steady state (frames per second after start-up), each with the default labelled output
   (watermark, metadata tag, C2PA manifest) and unlabelled (``NullLabeler``) beside it.
-* **Peak memory on a 1080p target** (``ru_maxrss`` of a fresh process running
+* **Peak memory on a 1080p target** (``VmHWM`` of a fresh process running
   :func:`openfsgan.jobs.run_swap` with the default labels) at two lengths: flat memory means the
   longer job peaks no higher than the shorter one.
 * **Poisson blend of a 256² face crop**: the classic path's own multigrid solver
@@ -31,7 +31,6 @@ import json
 import multiprocessing
 import os
 import platform
-import resource
 import statistics
 import sys
 import tempfile
@@ -46,15 +45,16 @@ import numpy as np
 def _memory_job(source: str, target: str, output: str, frames: int, cache: str,
                 result: Any) -> None:
     """One labelled swap (the default labeler) in this (child) process; puts its frame count
-    and ru_maxrss on ``result``."""
+    and peak resident memory on ``result`` (``VmHWM``: ``ru_maxrss`` would carry the parent's
+    size over the child's ``exec``)."""
     os.environ["OPENFSGAN_CACHE_DIR"] = cache
     from openfsgan.jobs import SwapRequest, run_swap
+    from openfsgan.metrics.speed import peak_rss_mb
 
     request = SwapRequest(Path(source), Path(target), Path(output), overwrite=True,
                           max_frames=frames)
     summary = run_swap(request)
-    result.put({"frames": summary.frames_total,
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0})
+    result.put({"frames": summary.frames_total, "peak_rss_mb": peak_rss_mb()})
 
 
 def peak_memory(source: Path, target: Path, output: Path, frames: int,
@@ -165,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{', '.join(f'{v:.1f}' for v in results['load_average'])}")
     print(f"720p classic swap, median of {args.repeats} runs of {args.frames} frames:")
     print("\n".join(job_speed.TABLE_HEADER + job_speed.markdown_rows(speed)))
-    print(f"1080p peak memory (ru_maxrss, labelled output): {short['peak_rss_mb']:.0f} MB for "
-          f"{short['frames']} frames, {long['peak_rss_mb']:.0f} MB for {long['frames']} frames")
+    print(f"1080p peak memory (VmHWM, labelled output): {short['peak_rss_mb']:.0f} MiB for "
+          f"{short['frames']} frames, {long['peak_rss_mb']:.0f} MiB for {long['frames']} frames")
     print(f"Poisson blend of a 256² crop: own multigrid {poisson['multigrid_ms']:.1f} ms, "
           f"cv2.seamlessClone {poisson['seamless_clone_ms']:.1f} ms (median of 50)")
     if args.json:
