@@ -90,6 +90,10 @@ def test_demo_outputs_are_labelled_and_inputs_are_not(demo_folder: tuple[Path, s
         assert report.labelled, name
         assert report.watermark.status == "found", name
         assert report.manifest.found, name
+        # the side-by-side PNG shows that output: it carries the tag and manifest too (its mark
+        # is embedded but not always found: a 1000 px grid of three frames with white bars)
+        compare = verify(folder / f"{Path(name).stem}_compare.png")
+        assert compare.labelled and compare.manifest.found, name
     assert not verify(folder / "grace_hopper_clip.mp4").labelled
 
 

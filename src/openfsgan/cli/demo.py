@@ -341,7 +341,6 @@ class DemoResult:
 
 def _run_job(job: DemoJob, inputs: dict[tuple[str, str], Path], folder: Path, frames: int,
              analyzer: Any, describe: _Describer) -> DemoResult:
-    from openfsgan.io.media import write_image
     from openfsgan.jobs import SwapRequest, run_swap
 
     source = inputs[(job.source.slug, "photo")]
@@ -356,8 +355,23 @@ def _run_job(job: DemoJob, inputs: dict[tuple[str, str], Path], folder: Path, fr
     titles = (f"source: {job.source.title}", f"target: {job.target.title}",
               f"output: {job.source.title} {verb}")
     png = folder / f"{job.name}_compare.png"
-    write_image(png, side_by_side(job.source.photo, targets, outputs, titles))
+    _write_labelled_png(png, side_by_side(job.source.photo, targets, outputs, titles), request)
     return DemoResult(job, output, png, summary.frames_swapped, summary.frames_total, check)
+
+
+def _write_labelled_png(path: Path, rgb: np.ndarray, request: Any) -> None:
+    """Write ``rgb`` labelled like the job's own output (it shows that output): watermark,
+    metadata tag and C2PA manifest, atomically."""
+    from dataclasses import replace
+
+    from openfsgan.io.atomic import atomic_output
+    from openfsgan.io.media import write_image
+    from openfsgan.jobs import make_labeler
+
+    labeler = make_labeler(replace(request, output=path, label=None))
+    with atomic_output(path) as tmp:
+        write_image(tmp, labeler.label_frame(rgb, 0))
+        labeler.finalize(tmp, "image")
 
 
 def _identity_line(result: DemoResult) -> str:
@@ -413,8 +427,8 @@ def run(args: argparse.Namespace) -> int:
                   "that photo (moving, rolling, zooming, turning a little); "
                   f"{person.slug}_clip_analysis.mp4: its face analysis (face found on "
                   f"{tracked[person.slug]} frames)")
-        print("  every output is watermarked, tagged and C2PA-signed as synthetic "
-              "(check one: openfsgan verify FILE)")
+        print("  every swap and reenactment output and its side-by-side PNG is watermarked, "
+              "tagged and C2PA-signed as synthetic (check one: openfsgan verify FILE)")
     return 0
 
 
