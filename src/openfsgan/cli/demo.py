@@ -303,7 +303,10 @@ def _titled(image: np.ndarray, title: str, height: int) -> np.ndarray:
     width = max(1, round(image.shape[1] * height / image.shape[0]))
     scaled = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
     bar = np.full((28, width, 3), 255, np.uint8)
-    cv2.putText(bar, title, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.55
+    text_width = cv2.getTextSize(title, font, scale, 1)[0][0]
+    scale *= min(1.0, (width - 12) / max(text_width, 1))  # shrink a long title to fit the image
+    cv2.putText(bar, title, (6, 20), font, scale, (0, 0, 0), 1, cv2.LINE_AA)
     return np.concatenate([bar, scaled], axis=0)
 
 
