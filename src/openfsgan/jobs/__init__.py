@@ -34,6 +34,7 @@ This package re-exports the names used outside it; the rest is reached through i
 
 from openfsgan.jobs.request import (
     METHODS,
+    FrameObserver,
     JobCancelled,
     JobOptions,
     JobSummary,
@@ -46,6 +47,7 @@ from openfsgan.jobs.sources import load_source_appearance
 
 __all__ = [
     "METHODS",
+    "FrameObserver",
     "JobCancelled",
     "JobOptions",
     "JobSummary",

@@ -8,25 +8,42 @@ state so that a resumed job continues seamlessly. The job runner depends only on
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
+from openfsgan.face.align import AlignTransform, paste_alpha, paste_back
 from openfsgan.jobs.request import JobOptions, SwapRequest
 from openfsgan.jobs.sources import _reenact_source, load_source_appearance
 from openfsgan.pipelines.classic import ClassicConfig, SourceAppearance, TemporalState
 from openfsgan.pipelines.reenact import ReenactConfig, ReenactSource, reenact_face
-from openfsgan.pipelines.swap import swap_frame
+from openfsgan.pipelines.swap import swap_crop
 from openfsgan.types import Face
 
 if TYPE_CHECKING:
     from openfsgan.face.analyzer import FaceAnalyzer
 
 
+class FrameResult(NamedTuple):
+    """One processed frame: ``rgb`` ``[H, W, 3]`` uint8 and, when asked for, ``alpha``
+    ``[H, W]`` float32, the soft mask the face was composited with (None: unchanged frame)."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+
+
+def _pasted(frame: np.ndarray, crop: np.ndarray, mask: np.ndarray, transform: AlignTransform,
+            with_alpha: bool) -> FrameResult:
+    """``crop`` pasted into ``frame`` through ``mask`` (and that mask in frame space)."""
+    rgb = paste_back(frame, crop, mask, transform)
+    return FrameResult(rgb, paste_alpha(mask, transform, frame.shape) if with_alpha else None)
+
+
 class _FrameProcessor(Protocol):
     output_size: tuple[int, int] | None  # (width, height); None: the target's
+    with_alpha: bool  # compute FrameResult.alpha (for a frame observer)
 
-    def __call__(self, rgb: np.ndarray, face: Face | None) -> np.ndarray: ...
+    def __call__(self, rgb: np.ndarray, face: Face | None) -> FrameResult: ...
 
     def state_dict(self) -> dict[str, Any]: ...
 
@@ -53,11 +70,14 @@ class _SwapProcessor(_SmoothedSwap):
         self.config = config
         self.state = TemporalState.for_video(config) if video else None
         self.output_size: tuple[int, int] | None = None
+        self.with_alpha = False
 
-    def __call__(self, rgb: np.ndarray, face: Face | None) -> np.ndarray:
+    def __call__(self, rgb: np.ndarray, face: Face | None) -> FrameResult:
         if face is None:
-            return rgb
-        return swap_frame(rgb, face, self.source, self.config, self.state)
+            return FrameResult(rgb)
+        swapped = swap_crop(rgb, face, self.source, self.config, self.state)
+        return _pasted(rgb, swapped.blended, swapped.paste_mask, swapped.transform,
+                       self.with_alpha)
 
 
 class _ReenactProcessor:
@@ -67,17 +87,23 @@ class _ReenactProcessor:
         self.reference: Face | None = None
         height, width = source.frame.shape[:2]
         self.output_size: tuple[int, int] | None = (width, height)
+        self.with_alpha = False
 
-    def __call__(self, rgb: np.ndarray, face: Face | None) -> np.ndarray:
+    def __call__(self, rgb: np.ndarray, face: Face | None) -> FrameResult:
         if face is None:
-            return self.source.frame.copy()
+            return FrameResult(self.source.frame.copy())
         if self.reference is None:
             # the driver's first face is its reference: motion is measured from there
             self.reference = face
-        return self._reenact(rgb, face, self.reference)
+        frame = self._reenact(rgb, face, self.reference)
+        return FrameResult(frame, self._alpha(frame.shape) if self.with_alpha else None)
 
     def _reenact(self, rgb: np.ndarray, face: Face, reference: Face) -> np.ndarray:
         return reenact_face(self.source, face, reference, self.config, driver_rgb=rgb)
+
+    def _alpha(self, frame_shape: tuple[int, ...]) -> np.ndarray:
+        """The driven crop is pasted through its border window."""
+        return paste_alpha(self.source.window, self.source.transform, frame_shape)
 
     def state_dict(self) -> dict[str, Any]:
         return {"reference": None if self.reference is None else self.reference.to_dict()}
@@ -96,14 +122,17 @@ class _NeuralSwapProcessor(_SmoothedSwap):
         self.neural_config = NeuralConfig()
         self.state = TemporalState.for_video(self.neural_config) if video else None
         self.output_size: tuple[int, int] | None = None
+        self.with_alpha = False
 
-    def __call__(self, rgb: np.ndarray, face: Face | None) -> np.ndarray:
-        from openfsgan.pipelines.neural import swap_frame as neural_swap_frame
+    def __call__(self, rgb: np.ndarray, face: Face | None) -> FrameResult:
+        from openfsgan.pipelines.neural import swap_crop as neural_swap_crop
 
         if face is None:
-            return rgb
-        return neural_swap_frame(self.models, rgb, face, self.source, self.neural_config,
-                                 self.state)
+            return FrameResult(rgb)
+        swapped = neural_swap_crop(self.models, rgb, face, self.source, self.neural_config,
+                                   self.state)
+        return _pasted(rgb, swapped.output, swapped.output_mask, swapped.output_transform,
+                       self.with_alpha)
 
 
 class _NeuralReenactProcessor(_ReenactProcessor):
@@ -121,6 +150,9 @@ class _NeuralReenactProcessor(_ReenactProcessor):
         driven = retarget_landmarks(self.source.face, face, reference,
                                     self.config.expression_gain)
         return neural_reenact_frame(self.models, self.neural_source, driven)
+
+    def _alpha(self, frame_shape: tuple[int, ...]) -> np.ndarray:
+        return paste_alpha(self.neural_source.window, self.neural_source.transform, frame_shape)
 
 
 def _neural_processor(request: SwapRequest, analyzer: FaceAnalyzer, options: JobOptions,

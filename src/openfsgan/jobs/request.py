@@ -31,6 +31,17 @@ VIDEO_OUTPUT_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov"})
 
 Progress = Callable[[int, int], None]
 
+FrameObserver = Callable[[int, np.ndarray, "np.ndarray | None"], None]
+"""``(frame_index, rgb, alpha) -> None``, called once per output frame, in order
+(:attr:`JobOptions.frame_observer`).
+
+``rgb`` is the output frame ``[H, W, 3]`` uint8 before provenance labelling (no caption, no
+watermark); ``alpha`` is the ``[H, W]`` float32 soft mask in ``[0, 1]`` the swapped (or driven)
+face was composited into the frame with, or None where the frame passed through unchanged (no
+chosen face on it). The arrays are the job's own: copy what you keep. Frames taken over from
+the finished segments of a resumed job are not observed again (their indices are skipped).
+"""
+
 
 class JobCancelled(OpenFSGANError):  # noqa: N818 - the public name of the API
     """The job was cancelled (its cancel event was set); finished segments are kept for
@@ -162,6 +173,9 @@ class JobOptions:
         crf, preset: H.264 quality and speed of the output.
         queue_frames: frames buffered between the reader, swap and writer threads.
         use_cache: read/write the analysis cache for source videos (and read it for targets).
+        frame_observer: called with every output frame and its blend alpha
+            (:data:`FrameObserver`), e.g. to record ground-truth masks; not part of what a
+            resumed job must match.
     """
 
     classic: ClassicConfig = field(default_factory=ClassicConfig)
@@ -171,6 +185,7 @@ class JobOptions:
     preset: str = "veryfast"
     queue_frames: int = 4
     use_cache: bool = True
+    frame_observer: FrameObserver | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.segment_frames < 1:

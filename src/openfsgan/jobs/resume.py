@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,9 @@ def request_fingerprint(request: SwapRequest, options: JobOptions) -> str:
         "request": {k: v for k, v in asdict(request).items()
                     if k in ("method", "mode", "source_face", "target_face", "watermark",
                              "label", "max_frames")},
-        "options": json.loads(json.dumps(asdict(options), default=str)),
+        # the observer watches frames, it does not make them (and is no JSON)
+        "options": json.loads(json.dumps(asdict(replace(options, frame_observer=None)),
+                                         default=str)),
     }
     text = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -127,7 +127,10 @@ def _run_video(request: SwapRequest, target_info: MediaInfo, processor: _FramePr
                         _relocked(selector, frame_faces, relock)
                         relock = None
                     face = selector.select(frame_faces, frame.rgb)
-                    writer.write(processor(frame.rgb, face), frame.index)
+                    result = processor(frame.rgb, face)
+                    if options.frame_observer is not None:
+                        options.frame_observer(frame.index, result.rgb, result.alpha)
+                    writer.write(result.rgb, frame.index)
                     segment.frames += 1
                     if face is not None:
                         segment.swapped += 1
@@ -158,7 +161,8 @@ def _run_video(request: SwapRequest, target_info: MediaInfo, processor: _FramePr
 
 
 def _run_image(request: SwapRequest, processor: _FrameProcessor, selector: FaceSelector,
-               analyzer: FaceAnalyzer, labeler: OutputLabeler) -> tuple[int, int]:
+               analyzer: FaceAnalyzer, labeler: OutputLabeler,
+               options: JobOptions) -> tuple[int, int]:
     """Swap the one face of a photo target; returns ``(swapped, passed_through)``."""
     from openfsgan.io.media import read_image, write_image
 
@@ -168,7 +172,10 @@ def _run_image(request: SwapRequest, processor: _FrameProcessor, selector: FaceS
         face: Face | None = face_by_rank(frame_faces, request.target_face, "target photo")
     else:
         face = selector.select(frame_faces, rgb)
-    out = labeler.label_frame(processor(rgb, face), 0)
+    result = processor(rgb, face)
+    if options.frame_observer is not None:
+        options.frame_observer(0, result.rgb, result.alpha)
+    out = labeler.label_frame(result.rgb, 0)
     with atomic_output(request.output) as tmp:
         write_image(tmp, out)
         labeler.finalize(tmp, "image")
@@ -215,6 +222,7 @@ def run_swap(request: SwapRequest, progress: Progress | None = None,
     else:
         processor = _ReenactProcessor(_reenact_source(request, analyzer, options.reenact),
                                       options.reenact)
+    processor.with_alpha = options.frame_observer is not None
     selector = _target_selector(request, analyzer)
     if target_info.is_video:
         total, swapped, passed, resumed = _run_video(
@@ -223,7 +231,7 @@ def run_swap(request: SwapRequest, progress: Progress | None = None,
         kind = "video"
     else:
         _check_cancel(cancel)
-        swapped, passed = _run_image(request, processor, selector, analyzer, labeler)
+        swapped, passed = _run_image(request, processor, selector, analyzer, labeler, options)
         total, resumed, kind = 1, 0, "image"
         if progress is not None:
             progress(1, 1)
