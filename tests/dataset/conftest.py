@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from dataset_checks import CLIPS, FPS, FRAMES, HEIGHT, PAIRS_CSV, WIDTH
 
 

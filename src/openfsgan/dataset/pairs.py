@@ -85,7 +85,7 @@ def check_disjoint_splits(pairs: list[Pair]) -> None:
 
 def _split_sizes(count: int, fractions: tuple[float, float, float]) -> list[int]:
     """Units per split: every split gets at least one unit once there are enough units."""
-    sizes = [int(round(count * f)) for f in fractions]
+    sizes = [round(count * f) for f in fractions]
     if count >= len(SPLITS):
         sizes = [max(1, s) for s in sizes]
     while sum(sizes) > count:

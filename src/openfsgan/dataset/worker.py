@@ -324,10 +324,9 @@ class DatasetWorker:
     def _model_hashes(self, preset: str) -> dict[str, str]:
         """SHA-256 of every model file the preset runs (hashed once per worker)."""
         paths = _model_files(preset)
-        for name, path in paths.items():
-            key = str(path)
-            if key not in self._hashes:
-                self._hashes[key] = _sha256(path)
+        for path in paths.values():
+            if str(path) not in self._hashes:
+                self._hashes[str(path)] = _sha256(path)
         return {name: self._hashes[str(path)] for name, path in paths.items()}
 
 
