@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from openfsgan.dataset.build import build_dataset
+    from openfsgan.dataset.items import build_items
     from openfsgan.errors import ConfigError, OutputError
 
     config = _config(args)
@@ -97,14 +98,13 @@ def run(args: argparse.Namespace) -> int:
         print("openfsgan: invisible watermark off in the fakes (dataset default; --watermark "
               "embeds it); their metadata tag and C2PA manifest still say synthetic",
               file=sys.stderr)
-    bar: Any = None
+    # one step per item, from the start (its ETA follows the items' rate)
+    bar: Any = None if args.quiet else tqdm(total=len(build_items(pairs, config)),
+                                            desc="dataset", unit="item", file=sys.stderr)
 
     def on_record(record: Any, finished: int, planned: int) -> None:
-        nonlocal bar
-        if args.quiet:
-            return
         if bar is None:
-            bar = tqdm(total=planned, desc="dataset", unit="item", file=sys.stderr)
+            return
         bar.update(finished - bar.n)
         if record.status == "failed":
             bar.write(f"failed {record.key}: {record.reason}", file=sys.stderr)

@@ -55,9 +55,20 @@ class BuildSummary:
     def failures(self) -> list[ItemRecord]:
         return [r for r in self.records if r.status == "failed"]
 
+    def worker_peak_rss_mb(self) -> dict[str, float]:
+        """The peak resident memory of each worker that made an item, in MiB."""
+        peaks: dict[str, float] = {}
+        for record in self.records:
+            if record.worker:
+                peaks[record.worker] = max(peaks.get(record.worker, 0.0), record.peak_rss_mb)
+        return {name: round(peak, 1) for name, peak in sorted(peaks.items())}
+
     def to_dict(self) -> dict[str, Any]:
         return {"done": self.done, "skipped": self.skipped, "failed": self.failed,
                 "seconds": round(self.seconds, 3), "frames": self.frames,
+                "fakes_done": sum(r.status == "done" and not r.key.startswith("original/")
+                                  for r in self.records),
+                "worker_peak_rss_mb": self.worker_peak_rss_mb(),
                 "failures": [{"item": r.key, "reason": r.reason} for r in self.failures]}
 
 
