@@ -40,6 +40,7 @@ __all__ = [
     "check_positive",
     "check_range",
     "load_yaml",
+    "merge_options",
 ]
 
 C = TypeVar("C", bound="Config")
@@ -181,6 +182,18 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+def merge_options(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` applied, nested mappings merged key by key (a YAML file or
+    flags overriding a preset change only the options they name)."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_options(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 # -- internals -----------------------------------------------------------------------------------
 
 
@@ -247,7 +260,10 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             return value
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where} must be a mapping of {tp.__name__} options")
-        return tp.from_dict(value)
+        try:
+            return tp.from_dict(value)
+        except ConfigError as exc:  # name the place in the tree (``SwapConfig.classic: ...``)
+            raise ConfigError(f"{where}: {exc}") from exc
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false, got {value!r}")

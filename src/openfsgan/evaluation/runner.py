@@ -25,7 +25,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ from openfsgan.metrics.report import METRIC_KEYS, METRICS, summarize_methods, wr
 from openfsgan.metrics.seam import changed_region_mask, seam_visibility
 from openfsgan.metrics.speed import StageTimer
 from openfsgan.metrics.temporal import temporal_jitter_pct
+from openfsgan.pipelines.config import SwapConfig, resolve_config
 from openfsgan.types import Face
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,9 @@ class EvalConfig:
         resume: reuse per-pair results cached in the work folder by an earlier run.
         strict_methods: methods that must be available (an unavailable one is an error, not a
             skipped column); the CLI sets it for a single requested method.
+        swap_options: options every method's swap configuration gets on top of its preset
+            (stage choices and settings, as in a ``--config`` YAML file; see
+            :func:`openfsgan.pipelines.config.resolve_config`); None for the presets as they are.
     """
 
     methods: tuple[str, ...] = ("classic",)
@@ -93,6 +97,7 @@ class EvalConfig:
     source_frames: int = 8
     resume: bool = False
     strict_methods: tuple[str, ...] = ()
+    swap_options: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.methods:
@@ -108,6 +113,12 @@ class EvalConfig:
                               f"got {self.frames}")
         if self.source_frames < 1:
             raise ConfigError("source_frames must be at least 1")
+        for method in self.methods:  # a bad stage name or key fails before any work
+            self.swap_config(method)
+
+    def swap_config(self, method: str) -> SwapConfig:
+        """The resolved swap configuration of ``method`` in this evaluation."""
+        return resolve_config(method, config=self.swap_options)
 
 
 @dataclass
@@ -295,8 +306,8 @@ def swap_with_jobs(pair: EvalPair, source: Path, target: Path, method: str,
 
     _seed_everything(config.seed, pair.pair_id)
     request = SwapRequest(source=source, target=target, output=output, method=method,
-                          max_frames=config.frames, watermark=False, label=None,
-                          overwrite=True)
+                          config=config.swap_config(method), max_frames=config.frames,
+                          watermark=False, label=None, overwrite=True)
     summary = run_swap(request, options=JobOptions(crf=LOSSLESS_CRF))
     return {"frames_total": int(summary.frames_total),
             "frames_swapped": int(summary.frames_swapped),
@@ -380,7 +391,8 @@ def evaluate_pair_method(pair: EvalPair, inputs: dict[str, Any], method: str,
     """Swap and score one pair with one method (cached). Raises ModelError when the method
     cannot run at all (e.g. no neural weights)."""
     output = folder / f"{method}.mp4"
-    key = _cache_key("result", inputs["cache_key"], method, config.frames, config.seed)
+    key = _cache_key("result", inputs["cache_key"], method, config.frames, config.seed,
+                     config.swap_config(method).to_dict())
     cache = folder / f"{method}.json"
     if config.resume and (cached := _load_cached(cache, key)) is not None:
         return cached

@@ -21,11 +21,9 @@ from openfsgan.errors import (
     OpenFSGANError,
     OutputError,
 )
-from openfsgan.pipelines.classic import ClassicConfig
-from openfsgan.pipelines.reenact import ReenactConfig
+from openfsgan.pipelines.config import SwapConfig, check_method
 from openfsgan.types import MediaInfo
 
-METHODS: tuple[str, ...] = ("classic", "neural")
 MODES: tuple[str, ...] = ("swap", "reenact")
 VIDEO_OUTPUT_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov"})
 
@@ -60,7 +58,8 @@ class SwapRequest:
         target: photo or video whose face is replaced (``swap``), or the driver (``reenact``).
         output: file to write (an image for a photo target, an MP4 for a video).
         method: ``"classic"`` (mesh warp + Poisson blending) or ``"neural"`` (the trained
-            generators G_r, G_s, G_c, G_b; :mod:`openfsgan.pipelines.neural`).
+            generators G_r, G_s, G_c, G_b; :mod:`openfsgan.pipelines.neural`): the preset of
+            the stage choices, used when ``config`` is None.
         mode: ``"swap"`` or ``"reenact"``.
         source_face: track id (video) or rank by size (photo) of the source face; None: largest.
         target_face: same for the target; None: the largest face, followed over the video.
@@ -76,6 +75,9 @@ class SwapRequest:
             (a resumed job keeps the id of the run it continues).
         c2pa_cert, c2pa_key: an organisation's certificate chain (PEM) and private key to sign
             the C2PA manifest with; None: the local identity (see docs/provenance.md).
+        config: the whole configuration (stage choices and every setting,
+            :func:`openfsgan.pipelines.config.resolve_config`); None: the ``method`` preset.
+            Its ``method`` must then equal ``method``.
     """
 
     source: Path
@@ -94,6 +96,14 @@ class SwapRequest:
     run_id: str | None = None
     c2pa_cert: Path | None = None
     c2pa_key: Path | None = None
+    config: SwapConfig | None = None
+
+    def resolved_config(self) -> SwapConfig:
+        """The configuration this job runs with (the ``method`` preset unless given)."""
+        if self.config is not None:
+            return self.config
+        check_method(self.method)
+        return SwapConfig.preset(self.method)
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,7 @@ class JobSummary:
         frames_resumed: frames taken over from an interrupted earlier run (not recomputed).
         source_views: source views in the appearance map (``swap``), 1 for ``reenact``.
         method, mode: as requested.
+        config: the resolved configuration (:meth:`SwapConfig.to_dict`).
     """
 
     output: Path
@@ -124,6 +135,7 @@ class JobSummary:
     source_views: int = 0
     method: str = "classic"
     mode: str = "swap"
+    config: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -167,8 +179,6 @@ class JobOptions:
     """Settings of a job beyond the request (the CLI and web UI use the defaults).
 
     Attributes:
-        classic: classic swap settings.
-        reenact: classic reenactment settings.
         segment_frames: frames per resumable segment.
         crf, preset: H.264 quality and speed of the output.
         queue_frames: frames buffered between the reader, swap and writer threads.
@@ -178,8 +188,6 @@ class JobOptions:
             resumed job must match.
     """
 
-    classic: ClassicConfig = field(default_factory=ClassicConfig)
-    reenact: ReenactConfig = field(default_factory=ReenactConfig)
     segment_frames: int = 60
     crf: int = 18
     preset: str = "veryfast"
@@ -198,7 +206,7 @@ class JobOptions:
 # request checks
 
 
-def _list_photos(folder: Path) -> list[Path]:
+def list_photos(folder: Path) -> list[Path]:
     from openfsgan.io.media import IMAGE_EXTENSIONS
 
     return sorted(p for p in folder.iterdir()
@@ -209,7 +217,7 @@ def _list_photos(folder: Path) -> list[Path]:
 def _input_files(request: SwapRequest) -> list[Path]:
     inputs = [request.target]
     if request.source.is_dir():
-        inputs.extend(_list_photos(request.source))
+        inputs.extend(list_photos(request.source))
     else:
         inputs.append(request.source)
     if request.target_reference is not None:
@@ -226,8 +234,10 @@ def check_request(request: SwapRequest) -> tuple[MediaInfo, MediaInfo | None]:
     from openfsgan.io.media import IMAGE_EXTENSIONS, probe
     from openfsgan.io.paths import check_input_path, check_output_file
 
-    if request.method not in METHODS:
-        raise ConfigError(f"unknown method {request.method!r}; available: {', '.join(METHODS)}")
+    check_method(request.method)
+    if request.config is not None and request.config.method != request.method:
+        raise ConfigError(f"the request's method {request.method!r} and its configuration's "
+                          f"{request.config.method!r} differ")
     if request.mode not in MODES:
         raise ConfigError(f"unknown mode {request.mode!r}; valid: {', '.join(MODES)}")
     if request.target_face is not None and request.target_reference is not None:
@@ -244,7 +254,7 @@ def check_request(request: SwapRequest) -> tuple[MediaInfo, MediaInfo | None]:
         check_input_path(request.target_reference, "target reference photo")
     source_info = None
     if request.source.is_dir():
-        if not _list_photos(request.source):
+        if not list_photos(request.source):
             raise InvalidInputError(f"source folder has no photos "
                                     f"({', '.join(sorted(IMAGE_EXTENSIONS))}): {request.source}")
     else:
