@@ -21,7 +21,7 @@ PAIRS_CSV = ("source,target,split\n"
              "ann.mp4,bob.mp4,train\n"
              "dan.mp4,cat.mp4,test\n")
 
-FAKES = {"classic": ["ann_bob", "bob_ann", "cat_dan"]}
+FAKES = ["ann_bob", "bob_ann", "cat_dan"]
 ORIGINALS = ["ann", "bob", "cat", "dan"]
 SPLIT_OF = {"ann": "train", "bob": "train", "cat": "test", "dan": "test"}
 
@@ -34,14 +34,16 @@ def decoded_frames(path: Path) -> int:
 
 
 def check_dataset(root: Path, compressions: tuple[str, ...],
-                  extra_splits: dict[str, str] | None = None) -> None:
+                  extra_splits: dict[str, str] | None = None,
+                  methods: tuple[str, ...] = ("classic",)) -> None:
     """Layout, frame counts, masks, splits, labels and metadata of a complete build
     (``extra_splits``: identities of failed items, in the splits but not in the labels)."""
     originals = root / "original_sequences" / "youtube"
     for name in ORIGINALS:
         for c in compressions:
             assert decoded_frames(originals / c / "videos" / f"{name}.mp4") == FRAMES
-    for method, names in FAKES.items():
+    for method in methods:
+        names = FAKES
         folder = root / "manipulated_sequences" / f"openfsgan-{method}"
         assert sorted(p.stem for p in (folder / compressions[0] / "videos").glob("*.mp4")) \
             == names
@@ -54,7 +56,7 @@ def check_dataset(root: Path, compressions: tuple[str, ...],
             _check_masks(folder, name, CLIPS[target][1])
             _check_metadata(folder / "metadata" / f"{name}.json", method, name, compressions)
     _check_splits(root, {**SPLIT_OF, **(extra_splits or {})})
-    _check_labels(root, compressions)
+    _check_labels(root, compressions, len(methods))
 
 
 def _check_masks(folder: Path, name: str, faceless: frozenset[int]) -> None:
@@ -79,7 +81,11 @@ def _check_metadata(path: Path, method: str, name: str, compressions: tuple[str,
     assert data["split"] == SPLIT_OF[target] == SPLIT_OF[source]
     assert data["package_version"] == openfsgan.__version__
     assert data["watermark"] is False and len(data["run_id"]) == 8
-    assert set(data["stages"]) == {"reenactment", "segmentation", "inpainting", "blending"}
+    from openfsgan.dataset.methods import DATASET_METHODS
+
+    assert data["stages"] == DATASET_METHODS[method].stage_choices()
+    # the resolved configuration the job ran with has the same stage choices
+    assert {k: data["configuration"][k] for k in data["stages"]} == data["stages"]
     assert data["model_hashes"] and all(len(h) == 64 for h in data["model_hashes"].values())
     assert data["configuration"]["method"] and data["seed"] == 0
     assert set(data["files"]) == {*compressions, "mask", "alpha"}
@@ -105,10 +111,10 @@ def _check_splits(root: Path, split_of: dict[str, str]) -> None:
     assert seen == split_of
 
 
-def _check_labels(root: Path, compressions: tuple[str, ...]) -> None:
+def _check_labels(root: Path, compressions: tuple[str, ...], methods: int) -> None:
     with (root / "labels.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    fakes = sum(len(v) for v in FAKES.values())
+    fakes = len(FAKES) * methods
     assert len(rows) == (len(ORIGINALS) + fakes) * len(compressions)
     assert sum(r["is_fake"] == "1" for r in rows) == fakes * len(compressions)
     for row in rows:

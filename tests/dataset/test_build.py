@@ -11,12 +11,19 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from dataset_checks import FAKES, check_dataset, file_stamps
 
 from openfsgan.dataset import DatasetConfig, build_dataset, read_pairs_csv
 
-ITEMS = 4 + sum(len(v) for v in FAKES.values())  # four real videos, three fakes
+ITEMS = 4 + len(FAKES)  # four real videos, three fakes
+
+
+def decoded_rgb(path: Path) -> np.ndarray:
+    from openfsgan.io.media import iter_frames
+
+    return np.stack([frame.rgb for frame in iter_frames(path)])
 
 
 def _cli(*args: str | Path) -> subprocess.Popen[str]:
@@ -54,6 +61,20 @@ def test_ray_builds_the_same_dataset(clips: Path, tmp_path: Path) -> None:
     assert (summary.done, summary.skipped, summary.failed) == (ITEMS, 0, 0)
     assert all(r.worker for r in summary.records)
     check_dataset(tmp_path / "ds", ("c23",))
+
+
+def test_named_stage_combinations_are_methods_of_their_own(clips: Path, tmp_path: Path
+                                                          ) -> None:
+    pairs = read_pairs_csv(clips / "pairs.csv")
+    methods = ("classic", "classic-alpha")
+    config = DatasetConfig(methods=methods, preset="ultrafast")
+    summary = build_dataset(tmp_path / "ds", pairs, config, workers=2)
+    assert (summary.done, summary.failed) == (4 + 2 * len(FAKES), 0)
+    check_dataset(tmp_path / "ds", ("c23",), methods=methods)
+    fakes = tmp_path / "ds" / "manipulated_sequences"
+    poisson = decoded_rgb(fakes / "openfsgan-classic" / "c23" / "videos" / "bob_ann.mp4")
+    alpha = decoded_rgb(fakes / "openfsgan-classic-alpha" / "c23" / "videos" / "bob_ann.mp4")
+    assert np.abs(poisson.astype(int) - alpha).mean() > 0.5  # another blending, another fake
 
 
 def test_a_killed_build_resumes_without_losing_or_redoing_an_item(clips: Path, tmp_path: Path

@@ -1,15 +1,21 @@
-"""The dataset's manipulation methods: the swap pipeline's presets, each a set of stage choices.
+"""The dataset's manipulation methods: the swap pipeline's presets and named stage combinations.
 
-A dataset method names how the fake was made. ``openfsgan-<method>`` is its folder in
-``manipulated_sequences`` and its label in the labels table, and the per-video metadata
-records the stage choices, so a detector can be tested on methods it never saw in training.
+A dataset method names how a fake was made: a preset of the pipeline
+(:data:`openfsgan.pipelines.config.METHOD_STAGES`) with some stages swapped for another
+implementation. ``openfsgan-<method>`` is its folder in ``manipulated_sequences`` and its label
+in the labels table, and the per-video metadata records its stage choices and resolved
+configuration, so a detector can be trained on some methods and tested on others.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from openfsgan.errors import ConfigError
+
+if TYPE_CHECKING:
+    from openfsgan.pipelines.config import SwapConfig
 
 
 @dataclass(frozen=True)
@@ -18,30 +24,41 @@ class DatasetMethod:
 
     Attributes:
         name: the dataset's name of the method (folder ``openfsgan-<name>``).
-        preset: the job's method (:data:`openfsgan.jobs.METHODS`).
-        stages: the implementation chosen for each pipeline stage (for the metadata).
-        description: one line for ``--help`` and the docs.
+        preset: the pipeline preset it starts from (``classic`` or ``neural``).
+        changes: the stages whose implementation differs from the preset's.
+        description: one line for the docs.
     """
 
     name: str
     preset: str
-    stages: tuple[tuple[str, str], ...]
+    changes: tuple[tuple[str, str], ...]
     description: str
 
+    def swap_config(self) -> SwapConfig:
+        """The pipeline configuration: the preset, then the changed stages."""
+        from openfsgan.pipelines.config import resolve_config
+
+        return resolve_config(method=self.preset, config=dict(self.changes))
+
     def stage_choices(self) -> dict[str, str]:
-        return dict(self.stages)
+        """Stage -> implementation, all four stages."""
+        return self.swap_config().stages
 
 
 DATASET_METHODS: dict[str, DatasetMethod] = {
     method.name: method for method in (
-        DatasetMethod("classic", "classic",
-                      (("reenactment", "warp"), ("segmentation", "landmarks"),
-                       ("inpainting", "none"), ("blending", "poisson")),
-                      "mesh warp of the source views, landmark face hull, Poisson blending"),
-        DatasetMethod("neural", "neural",
-                      (("reenactment", "neural"), ("segmentation", "neural"),
-                       ("inpainting", "neural"), ("blending", "neural")),
-                      "the four shipped generators G_r, G_s, G_c, G_b (ONNX Runtime)"),
+        DatasetMethod("classic", "classic", (),
+                      "mesh warp of the source views, landmark face mask, Poisson blending"),
+        DatasetMethod("neural", "neural", (),
+                      "the four shipped generators G_r, G_s, G_c, G_b"),
+        DatasetMethod("classic-alpha", "classic", (("blending", "alpha"),),
+                      "classic without blending: the face pasted through its soft mask"),
+        DatasetMethod("classic-gb", "classic", (("blending", "neural"),),
+                      "classic with the learned blending G_b instead of Poisson"),
+        DatasetMethod("neural-poisson", "neural", (("blending", "poisson"),),
+                      "neural with Poisson blending instead of G_b"),
+        DatasetMethod("neural-noinpaint", "neural", (("inpainting", "none"),),
+                      "neural without inpainting (G_c skipped)"),
     )
 }
 

@@ -18,7 +18,6 @@ import os
 import platform
 import shutil
 import time
-from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -259,11 +258,12 @@ class DatasetWorker:
         np.random.seed(self.config.seed)
         intermediate = work / "lossless.mp4"
         recorder = MaskRecorder(work / "mask.mp4", work / "alpha.mp4", info.fps)
+        swap_config = method.swap_config()
         request = SwapRequest(item.source.path, item.target.path, intermediate,
-                              method=method.preset, watermark=self.config.watermark,
-                              overwrite=True, max_frames=self.config.max_frames)
-        options = replace(JobOptions(), crf=0, preset=self.config.preset,
-                          frame_observer=recorder)
+                              method=method.preset, config=swap_config,
+                              watermark=self.config.watermark, overwrite=True,
+                              max_frames=self.config.max_frames)
+        options = JobOptions(crf=0, preset=self.config.preset, frame_observer=recorder)
         labeler = make_labeler(request)
         try:
             summary = run_swap(request, options=options, labeler=labeler,
@@ -285,7 +285,7 @@ class DatasetWorker:
         swapped = summary.frames_total - len(recorder.unchanged)
         self._write_metadata(item, {
             "kind": "fake", "label": "fake", "method": item.method,
-            "preset": method.preset, "stages": method.stage_choices(),
+            "preset": method.preset, "stages": swap_config.stages,
             "source": item.source.name, "target": item.target.name,
             "source_identity": item.source.identity, "target_identity": item.target.identity,
             "source_input": str(item.source.path), "target_input": str(item.target.path),
@@ -293,8 +293,10 @@ class DatasetWorker:
             "unchanged_frames": recorder.unchanged, "width": info.width, "height": info.height,
             "fps": str(info.fps), "seed": self.config.seed, "package_version": __version__,
             "watermark": self.config.watermark, "run_id": labeler.run_id,
-            "model_hashes": self._model_hashes(method.preset),
-            "configuration": _resolved_configuration(method.preset, options),
+            "model_hashes": self._model_hashes(swap_config.stages),
+            "configuration": summary.config or swap_config.to_dict(),
+            "job": {"crf": options.crf, "preset": options.preset,
+                    "segment_frames": options.segment_frames},
             "encoder": self._encoder_settings(),
             "per_frame": _frame_records(recorder, analysis),
         })
@@ -321,49 +323,25 @@ class DatasetWorker:
                 "settings": item_settings(item, self.config), "files": files, **body}
         write_text_atomic(item.metadata_path(self.layout), json.dumps(data, indent=1) + "\n")
 
-    def _model_hashes(self, preset: str) -> dict[str, str]:
-        """SHA-256 of every model file the preset runs (hashed once per worker)."""
-        paths = _model_files(preset)
+    def _model_hashes(self, stages: dict[str, str]) -> dict[str, str]:
+        """SHA-256 of every model file the chosen stages run (hashed once per worker)."""
+        paths = _model_files(stages)
         for path in paths.values():
             if str(path) not in self._hashes:
                 self._hashes[str(path)] = _sha256(path)
         return {name: self._hashes[str(path)] for name, path in paths.items()}
 
 
-def _model_files(preset: str) -> dict[str, Path]:
+def _model_files(stages: dict[str, str]) -> dict[str, Path]:
+    """The face analyser's landmark model and the generator of each neural stage."""
     import face_recognition_models
 
+    from openfsgan.inference.sessions import ONNX_FILE, shipped_model_dir
+
     files = {"landmarks_68": Path(face_recognition_models.pose_predictor_model_location())}
-    if preset == "neural":
-        from openfsgan.inference.sessions import ONNX_FILE, shipped_model_dir
-        from openfsgan.stages import STAGES
-
-        files.update({stage: shipped_model_dir(stage) / ONNX_FILE for stage in STAGES})
+    files.update({stage: shipped_model_dir(stage) / ONNX_FILE
+                  for stage, choice in stages.items() if choice == "neural"})
     return files
-
-
-def _resolved_configuration(preset: str, options: Any) -> dict[str, Any]:
-    """The configuration the job ran with, as JSON-ready data."""
-    from dataclasses import asdict
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {str(k): plain(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [plain(v) for v in value]
-        if isinstance(value, Path):
-            return str(value)
-        return value if isinstance(value, str | int | float | bool | type(None)) else str(value)
-
-    if preset == "neural":
-        from openfsgan.pipelines.neural import NeuralConfig
-
-        stages = asdict(NeuralConfig())
-    else:
-        stages = asdict(options.classic)
-    return plain({"method": preset, "pipeline": stages,
-                  "job": {"crf": options.crf, "preset": options.preset,
-                          "segment_frames": options.segment_frames}})
 
 
 def _reason(error: BaseException) -> str:
