@@ -114,8 +114,8 @@ def run(args: argparse.Namespace) -> int:
                                 use_ray=args.ray is not None, ray_address=args.ray or None,
                                 on_record=on_record)
     except KeyboardInterrupt:
-        print("openfsgan: interrupted; complete items are kept, run the same command again to "
-              "resume", file=sys.stderr)
+        print("complete items are kept: run the same command again to resume",
+              file=sys.stderr)
         raise
     finally:
         if bar is not None:

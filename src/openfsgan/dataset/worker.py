@@ -41,6 +41,7 @@ from openfsgan.io.atomic import atomic_output, write_text_atomic
 
 if TYPE_CHECKING:
     from openfsgan.face.analyzer import FaceAnalyzer
+    from openfsgan.inference import NeuralModels
     from openfsgan.types import Face, FrameFaces
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,7 @@ class DatasetWorker:
         self.layout = DatasetLayout(Path(root))
         self.config = config
         self._analyzer: FaceAnalyzer | None = None
+        self._models: NeuralModels | None = None
         self._hashes: dict[str, str] = {}
         self.name = f"{platform.node()}:{os.getpid()}"
         # the watermark is off by design in a dataset (docs/dataset.md): the labeler's warning
@@ -173,6 +175,14 @@ class DatasetWorker:
 
             self._analyzer = FaceAnalyzer()
         return self._analyzer
+
+    def models(self) -> NeuralModels:
+        """The shipped generators, loaded on the first item with a neural stage, then kept."""
+        if self._models is None:
+            from openfsgan.inference import NeuralModels
+
+            self._models = NeuralModels.load()
+        return self._models
 
     def warm_up(self) -> str:
         """Load the face models now (a pool or actor calls this before its first item)."""
@@ -267,7 +277,8 @@ class DatasetWorker:
         labeler = make_labeler(request)
         try:
             summary = run_swap(request, options=options, labeler=labeler,
-                               analyzer=self.analyzer)
+                               analyzer=self.analyzer,
+                               models=self.models() if swap_config.needs_models else None)
             recorder.close()
         except BaseException:
             recorder.abort()
