@@ -37,3 +37,22 @@ def test_a_missing_pairs_csv_and_a_bad_one(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text("video\nx.mp4\n")
     done = _run(tmp_path / "bad.csv", "-o", tmp_path / "ds")
     assert done.returncode == 4 and "'source' and 'target' columns" in done.stderr
+
+
+def test_from_folder_pairs_every_video_as_a_target(clips: Path, tmp_path: Path) -> None:
+    import json
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for name in ("ann", "bob", "cat", "dan"):
+        (folder / f"{name}.mp4").write_bytes((clips / f"{name}.mp4").read_bytes())
+    done = _run("--from-folder", folder, "-o", tmp_path / "ds", "--max-frames", "1",
+                "--workers", "2", "--preset", "ultrafast")
+    assert done.returncode == 0, done.stderr
+    assert "8 done, 0 skipped, 0 failed" in done.stdout
+    pairs = json.loads((tmp_path / "ds" / "splits" / "train.json").read_text())
+    # four identities are too few for three splits of two: all in train, each a target once
+    assert sorted(target for target, _ in pairs) == ["ann", "bob", "cat", "dan"]
+    assert all(target != source for target, source in pairs)
+    fakes = sorted(p.stem for p in (tmp_path / "ds").glob("manipulated_sequences/*/c23/videos/*"))
+    assert fakes == sorted(f"{t}_{s}" for t, s in pairs)

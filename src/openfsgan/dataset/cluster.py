@@ -70,7 +70,7 @@ def run_on_ray(items: list[Item], root: Path, config: DatasetConfig, address: st
     ray = _import_ray()
     started_here = not ray.is_initialized()
     start_ray(address, workers)
-    from ray.exceptions import RayActorError, WorkerCrashedError
+    from ray.exceptions import RayActorError, RayTaskError, WorkerCrashedError
 
     actor_class = _actor_class(ray)
     actors = [actor_class.remote(str(root), config) for _ in range(max(1, workers))]
@@ -89,6 +89,10 @@ def run_on_ray(items: list[Item], root: Path, config: DatasetConfig, address: st
                 try:
                     record = ItemRecord.from_dict(ray.get(ref))
                     idle.append(actor)
+                except RayTaskError as error:  # raised in the task itself: no retry helps
+                    idle.append(actor)
+                    record = ItemRecord(item.key, "failed", attempts=attempt,
+                                        reason=str(error).strip().splitlines()[-1])
                 except (RayActorError, WorkerCrashedError):
                     # the actor is gone: a fresh one loads the models and the item goes again
                     idle.append(actor_class.remote(str(root), config))
