@@ -185,11 +185,11 @@ class DatasetWorker:
         return self._models
 
     def warm_up(self) -> str:
-        """Load the face models now (a pool or actor calls this before its first item)."""
-        from openfsgan.face.analyzer import FaceAnalyzer
-
+        """Load the models now (a pool worker does before its first item): the face
+        analyser's, and the generators when a method of the build runs one."""
         self.analyzer.analyze_image(np.zeros((64, 64, 3), np.uint8))
-        assert isinstance(self._analyzer, FaceAnalyzer)
+        if any(DATASET_METHODS[m].swap_config().needs_models for m in self.config.methods):
+            self.models()
         return self.name
 
     def process(self, item: Item, attempt: int = 1) -> dict[str, Any]:
