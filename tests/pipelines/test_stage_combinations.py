@@ -220,3 +220,36 @@ def test_a_request_whose_method_and_configuration_disagree_is_refused(media: dic
         run_swap(SwapRequest(media["source"], media["source"], out, method="classic",
                              config=resolve_config("neural")), labeler=NullLabeler())
     assert not out.exists()
+
+
+def test_the_generators_resample_another_stages_crop_to_their_own(media: dict,
+                                                                  analyzer: FaceAnalyzer) -> None:
+    from openfsgan.face.align import estimate_alignment, transform_points
+    from openfsgan.pipelines.classic import MeshWarpReenactor
+    from openfsgan.pipelines.neural import network_frame
+    from openfsgan.pipelines.swap import align_target
+
+    frame = media["frames"][0]
+    face = analyzer.analyze_image(frame).largest()
+    assert face is not None
+    warp_crop = align_target(frame, face, MeshWarpReenactor())  # 256 px, margin 0.15
+    mapped = network_frame(warp_crop, 128)
+    assert not mapped.same and network_frame(warp_crop, 128) is mapped  # made once
+    own = estimate_alignment(face.landmarks, 128)
+    np.testing.assert_allclose(mapped.points, transform_points(face.landmarks, own.matrix))
+    # the swap's crop brought to the generators' equals their crop cut from the frame ...
+    resampled = mapped.to_network_crop(warp_crop.image.rgb).astype(int)
+    inner = (slice(16, 112), slice(16, 112))
+    assert np.abs(resampled - mapped.target.rgb)[inner].mean() < 4
+    # ... and back again, the swap's crop (blurred by the round trip only)
+    back = mapped.from_network_crop(mapped.target.rgb).astype(int)
+    assert back.shape == warp_crop.image.rgb.shape
+    assert np.abs(back - warp_crop.image.rgb)[64:192, 64:192].mean() < 8
+    # G_r's own crop needs no resampling
+    from openfsgan.face.align import warp_to_crop
+    from openfsgan.pipelines.stages import CropImage, TargetCrop
+
+    same = TargetCrop(frame, face, own, CropImage(rgb=warp_to_crop(frame, own)),
+                      transform_points(face.landmarks, own.matrix))
+    assert network_frame(same, 128).same
+    assert network_frame(same, 128).to_network_crop(same.image.rgb) is same.image.rgb

@@ -71,10 +71,10 @@ from openfsgan.types import BoundingBox, Face
 
 __all__ = [
     "FACE_CLASS", "GeneratorBlender", "GeneratorInpainter", "GeneratorReenactor",
-    "GeneratorSegmenter", "NetworkFrame", "NeuralConfig", "NeuralReenactSource", "Reenactment",
-    "blend", "crop_face", "face_region", "from_network", "inpaint", "landmark_goal",
-    "reached_landmarks", "reenact", "reenact_views", "refine_geometry", "segment_face",
-    "softmax", "to_network",
+    "GeneratorSegmenter", "GeneratorStage", "NetworkFrame", "NeuralConfig",
+    "NeuralReenactSource", "Reenactment", "blend", "crop_face", "face_region", "from_network",
+    "inpaint", "landmark_goal", "network_frame", "reached_landmarks", "reenact",
+    "reenact_views", "refine_geometry", "segment_face", "softmax", "to_network",
 ]
 
 FACE_CLASS = 1  # segmentation classes: background, face, hair
