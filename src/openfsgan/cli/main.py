@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "train",
     "export-onnx",
     "verify",
+    "dataset",
 )
 
 log = logging.getLogger("openfsgan")

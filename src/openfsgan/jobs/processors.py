@@ -118,16 +118,19 @@ def _load_models() -> NeuralModels:
 
 
 def build_processor(request: SwapRequest, config: SwapConfig, analyzer: FaceAnalyzer,
-                    options: JobOptions, video: bool) -> tuple[FrameProcessor, int]:
+                    options: JobOptions, video: bool, models: NeuralModels | None = None
+                    ) -> tuple[FrameProcessor, int]:
     """The frame processor of a job and its number of source views (1 for reenact).
 
-    The shipped generators are loaded only when a chosen stage runs one.
+    The shipped generators (``models`` when given) are loaded only when a chosen stage runs
+    one.
     """
+    load_models = _load_models if models is None else lambda: models
     if request.mode == "reenact":
-        reenactor = build_reenactor(config, _load_models)
+        reenactor = build_reenactor(config, load_models)
         source = reenact_source(request, analyzer, reenactor)
         return ReenactProcessor(reenactor, source, config.reenact), 1
-    stages = build_stages(config, _load_models)
+    stages = build_stages(config, load_models)
     geometry = stages.reenactor.view_geometry(config.appearance.min_view_distance_deg)
     appearance = load_source_appearance(request.source, request.source_face, analyzer,
                                         geometry, options.use_cache)
