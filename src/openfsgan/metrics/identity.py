@@ -6,8 +6,13 @@ FSGAN / SimSwap / FaceForensics++ evaluation protocol we report
 
 * the cosine similarity of each output face to the source identity (descriptor averaged over
   source frames) and to the target identity (averaged over target frames), and
+* **ID gain**: similarity to the source minus similarity to the target, per output face. A swap
+  that keeps the target's face scores below 0 (it is nearer the target), whatever the scale of
+  the descriptor's cosines (dlib's are high even between strangers), and
 * ID retrieval top-1: the output face's nearest identity, by cosine similarity, among all the
-  identities of the run; correct when it is the source identity.
+  identities of the run; correct when it is the source identity. With *distractors* the
+  gallery also holds single photos of other people, each its own identity, so that "nearer the
+  source than the dozen other people of the run" is not mistaken for "recognisable".
 
 Everything below :class:`FaceDescriptor` is pure NumPy (arrays in, numbers out).
 """
@@ -81,6 +86,23 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
         raise ValueError(f"descriptor sizes differ: {a.shape} vs {b.shape}")
     denominator = float(np.linalg.norm(a) * np.linalg.norm(b))
     return float(a @ b) / denominator if denominator > 0 else 0.0
+
+
+def identity_gain(descriptor: np.ndarray, source_identity: np.ndarray,
+                  target_identity: np.ndarray) -> float:
+    """``cos(descriptor, source) - cos(descriptor, target)``: > 0 when the face is nearer the
+    source identity than the target's, < 0 when nearer the target (e.g. the target itself)."""
+    return (cosine_similarity(descriptor, source_identity)
+            - cosine_similarity(descriptor, target_identity))
+
+
+def with_distractors(labels: Sequence[str], gallery: np.ndarray,
+                     distractors: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The gallery ``[M, D]`` extended by ``[K, D]`` distractor descriptors, each labelled
+    ``distractor:<k>`` (its own identity, never the expected answer)."""
+    extra = np.asarray(distractors, dtype=np.float64).reshape(-1, np.asarray(gallery).shape[1])
+    names = [*labels, *(f"distractor:{k}" for k in range(len(extra)))]
+    return names, np.concatenate([np.asarray(gallery, dtype=np.float64), extra], axis=0)
 
 
 def mean_identity(descriptors: np.ndarray) -> np.ndarray:
