@@ -68,3 +68,15 @@ def test_distractors_join_the_gallery_and_can_take_top1() -> None:
     # a query far from every distractor is still retrieved
     assert retrieval_top1(np.array([[1.0, 0.05, 0.0]]), ["ann"], extended, names).tolist() == [
         True]
+
+
+def test_descriptor_scale_separates_same_and_different_people() -> None:
+    from openfsgan.metrics.identity import descriptor_scale
+
+    rng = np.random.default_rng(0)
+    ann = np.array([1.0, 0.0, 0.0]) + 0.05 * rng.standard_normal((5, 3))
+    bob = np.array([0.0, 1.0, 0.0]) + 0.05 * rng.standard_normal((4, 3))
+    scale = descriptor_scale({"ann": ann, "bob": bob, "nobody": np.zeros((0, 3))})
+    assert scale["same_min"] > 0.9 > 0.2 > scale["different_max"]
+    assert scale["same_mean"] > scale["different_mean"]
+    assert descriptor_scale({})["same_mean"] is None

@@ -49,6 +49,7 @@ from openfsgan.metrics.fidelity import face_region, keypoint_distance_pct, l1_er
 from openfsgan.metrics.identity import (
     FaceDescriptor,
     cosine_similarity,
+    descriptor_scale,
     mean_identity,
     retrieval_top1,
     with_distractors,
@@ -511,14 +512,21 @@ def evaluate_pair_method(pair: EvalPair, inputs: dict[str, Any], method: str,
 
 # ----------------------------------------------------------------------------- identities
 
-def identity_gallery(inputs_by_pair: Sequence[tuple[EvalPair, dict[str, Any]]]
-                     ) -> tuple[list[str], np.ndarray]:
-    """Every identity of the run and its descriptor (mean over all its frames in the run)."""
+def identity_descriptors(inputs_by_pair: Sequence[tuple[EvalPair, dict[str, Any]]]
+                         ) -> dict[str, list[list[float]]]:
+    """Every input-frame descriptor of the run, by identity label."""
     descriptors: dict[str, list[list[float]]] = {}
     for pair, inputs in inputs_by_pair:
         for label, key in ((pair.source_identity, "source_descriptors"),
                            (pair.target_identity, "target_descriptors")):
             descriptors.setdefault(label, []).extend(inputs.get(key) or [])
+    return descriptors
+
+
+def identity_gallery(inputs_by_pair: Sequence[tuple[EvalPair, dict[str, Any]]]
+                     ) -> tuple[list[str], np.ndarray]:
+    """Every identity of the run and its descriptor (mean over all its frames in the run)."""
+    descriptors = identity_descriptors(inputs_by_pair)
     labels = sorted(label for label, values in descriptors.items() if values)
     if not labels:
         return [], np.zeros((0, 128))
@@ -642,6 +650,9 @@ def run_evaluation(pairs: Sequence[EvalPair], config: EvalConfig, work_dir: str 
                                            for m in config.methods},
             "second_descriptor": SECOND_DESCRIPTOR,
             "identities": labels,
+            "descriptor_scale": descriptor_scale(
+                {label: np.asarray(v)
+                 for label, v in identity_descriptors(inputs_by_pair).items()}),
             "distractors": distractors.summary() if distractors is not None else None,
             "metrics": [asdict(spec) for spec in METRICS],
         },

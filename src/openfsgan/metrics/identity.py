@@ -121,6 +121,31 @@ def mean_identity(descriptors: np.ndarray) -> np.ndarray:
     return mean / norm if norm > 0 else mean
 
 
+def descriptor_scale(descriptors_by_identity: dict[str, np.ndarray]) -> dict[str, float | None]:
+    """How the descriptor's cosines read: every frame against its own person's identity (mean
+    of that person's frames) and against every other person's.
+
+    ``{label: [N, D]} -> {same_mean, same_min, different_mean, different_max}`` (None where
+    there is nothing to compare). A swap's ``id_sim_source`` sits on this scale.
+    """
+    labels = [label for label, vectors in descriptors_by_identity.items() if len(vectors)]
+    means = {label: mean_identity(np.asarray(descriptors_by_identity[label])) for label in labels}
+    same: list[float] = []
+    different: list[float] = []
+    for label in labels:
+        similarities = cosine_similarity_matrix(np.asarray(descriptors_by_identity[label]),
+                                                np.stack([means[m] for m in labels]))
+        for column, other in enumerate(labels):
+            (same if other == label else different).extend(similarities[:, column].tolist())
+
+    def stat(values: list[float], how: Any) -> float | None:
+        return float(how(values)) if values else None
+
+    return {"same_mean": stat(same, np.mean), "same_min": stat(same, np.min),
+            "different_mean": stat(different, np.mean),
+            "different_max": stat(different, np.max)}
+
+
 def cosine_similarity_matrix(queries: np.ndarray, gallery: np.ndarray) -> np.ndarray:
     """``[N, D] x [M, D] -> [N, M]`` cosine similarities."""
     q = np.asarray(queries, dtype=np.float64)
