@@ -7,10 +7,11 @@ It is learned from 68-point landmarks only (no image is kept):
 1. Landmarks: every video's face tracks (the analyzer, through the analysis cache), the 300-W
    photos' ground-truth ``.pts`` and the detected landmarks of the other photos. Every file of
    ``eval/heldout_identities.txt`` is left out (those people are for evaluation only).
-2. Lifting (faces turned by more than ``--max-turn-deg`` are left out): each face's pose comes from SQPnP on the template; its landmarks are lifted to 3D
-   (x, y from the image, depth from the template along the viewing ray), turned frontal and
-   scaled to template units (:func:`openfsgan.face.pose.canonical_shape`), then aligned to the
-   template by a similarity Procrustes fit (what pose and scale the fit left behind).
+2. Lifting (faces turned by more than ``--max-turn-deg`` are left out): each face's pose
+   comes from SQPnP on the template; its landmarks are lifted to 3D (x, y from the image,
+   depth from the template along the viewing ray), turned frontal and scaled to template
+   units (:func:`openfsgan.face.pose.canonical_shape`), then aligned to the template by a
+   similarity Procrustes fit (what pose and scale the fit left behind).
 3. Expression: within one face track the person is fixed, so every frame's deviation from its
    track's mean is expression. PCA of those deviations (each track weighted equally, mirrored
    copies added so the basis is left/right balanced) gives the expression basis.
@@ -143,7 +144,7 @@ def collect(data: Path, excluded: tuple[str, ...], stride: int) -> dict[str, np.
         try:
             points = photo_landmarks(path, analyzer, cache)
             info = probe(path)
-        except Exception as error:  # noqa: BLE001 - a broken photo is skipped, not fatal
+        except Exception as error:
             log.warning("skip %s: %s", path, error)
             continue
         if points is not None:

@@ -125,7 +125,7 @@ def test_strength_zero_gives_back_the_target_landmarks(model):
 
 def test_strength_one_is_the_source_shape_under_the_target_pose_and_expression(model):
     target_id, target_exp = random_coefficients(model, 6)
-    source_id, source_exp = random_coefficients(model, 7)
+    source_id, _ = random_coefficients(model, 7)
     target_faces = [make_face(posed(model.shape(target_id, random_coefficients(model, 50 + i)[1]),
                                     pose)) for i, pose in enumerate(POSES)]
     source_faces = [make_face(posed(model.shape(source_id, random_coefficients(model, 70 + i)[1]),

@@ -45,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--source-frames", type=int, default=8, metavar="K",
                         help="source frames averaged into the source identity (default 8)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--identity-strength", type=float, metavar="S",
+                        help="the swaps' share of the source's face shape, 0..1 (default: "
+                             "each method's; see swap --identity-strength)")
     parser.add_argument("--work-dir", metavar="DIR",
                         help="swapped videos and per-pair results (default: REPORT_work/ "
                              "beside the report)")
@@ -96,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         check_method_available(args.method)  # fail before any work
     config = EvalConfig(methods=methods, frames=args.frames, seed=args.seed,
                         source_frames=args.source_frames, resume=args.resume,
-                        strict_methods=() if args.method == "both" else methods)
+                        strict_methods=() if args.method == "both" else methods,
+                        identity_strength=args.identity_strength)
     stem = report_path.with_suffix("")
     work_dir = Path(args.work_dir) if args.work_dir else stem.with_name(stem.name + "_work")
     if work_dir.exists() and not work_dir.is_dir():

@@ -85,6 +85,8 @@ class EvalConfig:
         resume: reuse per-pair results cached in the work folder by an earlier run.
         strict_methods: methods that must be available (an unavailable one is an error, not a
             skipped column); the CLI sets it for a single requested method.
+        identity_strength: the swaps' share of the source's face shape (``swap
+            --identity-strength``); None: each method's default.
     """
 
     methods: tuple[str, ...] = ("classic",)
@@ -93,8 +95,12 @@ class EvalConfig:
     source_frames: int = 8
     resume: bool = False
     strict_methods: tuple[str, ...] = ()
+    identity_strength: float | None = None
 
     def __post_init__(self) -> None:
+        if self.identity_strength is not None and not 0.0 <= self.identity_strength <= 1.0:
+            raise ConfigError(f"--identity-strength must be in [0, 1], got "
+                              f"{self.identity_strength}")
         if not self.methods:
             raise ConfigError("at least one method must be evaluated")
         unknown = [m for m in self.methods if m not in METHODS]
@@ -296,7 +302,7 @@ def swap_with_jobs(pair: EvalPair, source: Path, target: Path, method: str,
     _seed_everything(config.seed, pair.pair_id)
     request = SwapRequest(source=source, target=target, output=output, method=method,
                           max_frames=config.frames, watermark=False, label=None,
-                          overwrite=True)
+                          overwrite=True, identity_strength=config.identity_strength)
     summary = run_swap(request, options=JobOptions(crf=LOSSLESS_CRF))
     return {"frames_total": int(summary.frames_total),
             "frames_swapped": int(summary.frames_swapped),
@@ -380,7 +386,8 @@ def evaluate_pair_method(pair: EvalPair, inputs: dict[str, Any], method: str,
     """Swap and score one pair with one method (cached). Raises ModelError when the method
     cannot run at all (e.g. no neural weights)."""
     output = folder / f"{method}.mp4"
-    key = _cache_key("result", inputs["cache_key"], method, config.frames, config.seed)
+    key = _cache_key("result", inputs["cache_key"], method, config.frames, config.seed,
+                     *([] if config.identity_strength is None else [config.identity_strength]))
     cache = folder / f"{method}.json"
     if config.resume and (cached := _load_cached(cache, key)) is not None:
         return cached

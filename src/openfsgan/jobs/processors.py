@@ -88,12 +88,14 @@ class _ReenactProcessor:
 
 
 class _NeuralSwapProcessor(_SmoothedSwap):
-    def __init__(self, models: Any, source: SourceAppearance, video: bool) -> None:
+    def __init__(self, models: Any, source: SourceAppearance, video: bool,
+                 identity_strength: float | None = None) -> None:
         from openfsgan.pipelines.neural import NeuralConfig
 
         self.models = models
         self.source = source
-        self.neural_config = NeuralConfig()
+        self.neural_config = NeuralConfig() if identity_strength is None \
+            else NeuralConfig(identity_strength=identity_strength)
         self.state = TemporalState.for_video(self.neural_config) if video else None
         self.output_size: tuple[int, int] | None = None
 
@@ -136,4 +138,5 @@ def _neural_processor(request: SwapRequest, analyzer: FaceAnalyzer, options: Job
     appearance = load_source_appearance(request.source, request.source_face, analyzer,
                                         NeuralConfig().source_config(models.resolution),
                                         options.use_cache)
-    return _NeuralSwapProcessor(models, appearance, video), len(appearance.views)
+    return (_NeuralSwapProcessor(models, appearance, video, request.identity_strength),
+            len(appearance.views))

@@ -65,6 +65,9 @@ class SwapRequest:
             (a resumed job keeps the id of the run it continues).
         c2pa_cert, c2pa_key: an organisation's certificate chain (PEM) and private key to sign
             the C2PA manifest with; None: the local identity (see docs/provenance.md).
+        identity_strength: share of the source's face shape in the swap's geometry (0: the
+            target's landmarks, 1: the source's shape; :mod:`openfsgan.pipelines.identity`);
+            None: the method's default. ``swap`` only (reenactment keeps the source's shape).
     """
 
     source: Path
@@ -83,6 +86,7 @@ class SwapRequest:
     run_id: str | None = None
     c2pa_cert: Path | None = None
     c2pa_key: Path | None = None
+    identity_strength: float | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,8 @@ def check_request(request: SwapRequest) -> tuple[MediaInfo, MediaInfo | None]:
         value = getattr(request, name)
         if value is not None and value < 0:
             raise ConfigError(f"{name.replace('_', '-')} must be >= 0, got {value}")
+    if request.identity_strength is not None and not 0.0 <= request.identity_strength <= 1.0:
+        raise ConfigError(f"identity-strength must be in [0, 1], got {request.identity_strength}")
     if request.max_frames is not None and request.max_frames < 1:
         raise ConfigError(f"max-frames must be >= 1, got {request.max_frames}")
     check_input_path(request.source, "source", allow_dir=True)

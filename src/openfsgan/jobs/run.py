@@ -198,6 +198,9 @@ def run_swap(request: SwapRequest, progress: Progress | None = None,
     started = time.perf_counter()
     options = options or JobOptions()
     target_info, _ = check_request(request)
+    if request.identity_strength is not None:
+        options = replace(options, classic=replace(options.classic,
+                                                   identity_strength=request.identity_strength))
     analyzer = analyzer or _default_analyzer()
     if labeler is None:
         labeler = make_labeler(request)  # with the watermark off it still tags and signs

@@ -14,6 +14,7 @@ No file I/O here (that lives in :mod:`openfsgan.jobs`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 import cv2
@@ -25,6 +26,7 @@ from openfsgan.geometry.appearance_map import AppearanceMap, pose_points
 from openfsgan.geometry.color import ColorStats, ColorStatsSmoother
 from openfsgan.geometry.masks import MaskConfig, MaskSmoother
 from openfsgan.geometry.mesh_warp import MeshWarpConfig
+from openfsgan.pipelines.identity import DEFAULT_IDENTITY_STRENGTH, TrackIdentity, views_identity
 from openfsgan.types import EulerAngles, Face
 
 BlendMethod = Literal["poisson", "seamless_clone", "alpha"]
@@ -64,6 +66,10 @@ class ClassicConfig:
         mask_momentum: temporal smoothing of the crop-space mask on video (0 = none).
         mesh: mesh-warp settings (forehead, border points).
         mask: face-mask settings.
+        identity_strength: share of the source's face shape in the geometry the source views
+            are warped to (0: the target's landmarks; 1: the source's shape under the target's
+            pose and expression, through the 3D morphable model; see
+            :mod:`openfsgan.pipelines.identity`).
     """
 
     crop_size: int = 256
@@ -81,8 +87,12 @@ class ClassicConfig:
     mask_momentum: float = 0.5
     mesh: MeshWarpConfig = field(default_factory=MeshWarpConfig)
     mask: MaskConfig = field(default_factory=MaskConfig)
+    identity_strength: float = DEFAULT_IDENTITY_STRENGTH
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.identity_strength <= 1.0:
+            raise ConfigError(f"identity_strength must be in [0, 1], got "
+                              f"{self.identity_strength}")
         if not 64 <= self.crop_size <= 1024:
             raise ConfigError(f"crop_size must be in [64, 1024], got {self.crop_size}")
         if not 0.0 <= self.margin < 0.4:
@@ -187,6 +197,12 @@ class SourceAppearance:
         amap = AppearanceMap.from_poses(points[full.view_indices], 0.0)
         return SourceAppearance(kept, amap)
 
+    @cached_property
+    def identity(self) -> np.ndarray:
+        """``[Ki]`` the source's morphable-model identity, pooled over its views."""
+        size = self.views[0].crop.shape[0]
+        return views_identity([view.landmarks for view in self.views], size)
+
     def select(self, pose: EulerAngles, min_weight: float = 0.0) -> list[tuple[SourceView, float]]:
         """The views (at most 3) to blend for a target pose and their weights (sum 1)."""
         ids, weights = self.appearance_map.barycentric_weights(np.array([pose.yaw, pose.pitch]))
@@ -221,6 +237,7 @@ class TemporalState:
     color: ColorStatsSmoother
     mask: MaskSmoother
     track_id: int | None = None
+    identity: TrackIdentity = field(default_factory=TrackIdentity)
 
     @staticmethod
     def for_video(config: SmoothingSettings) -> TemporalState:

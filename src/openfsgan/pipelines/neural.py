@@ -67,6 +67,7 @@ from openfsgan.pipelines.detail import (
     enlarge_maps,
     resize,
 )
+from openfsgan.pipelines.identity import DEFAULT_IDENTITY_STRENGTH, target_geometry
 from openfsgan.types import BoundingBox, Face
 
 FACE_CLASS = 1  # segmentation classes: background, face, hair
@@ -106,6 +107,9 @@ class NeuralConfig:
             of the generators' crop size (0.5: above 64 px of a 128 px crop), and replaces the
             result's own there wherever the result shows the (warped) source face: the
             networks' outputs are softer than their inputs.
+        identity_strength: share of the source's face shape in the landmarks G_r is driven
+            to (0: the target's; 1: the source's shape under the target's pose and expression,
+            see :mod:`openfsgan.pipelines.identity`).
     """
 
     reenactment_steps: int = 2
@@ -123,8 +127,12 @@ class NeuralConfig:
     refine_geometry: bool = True
     landmark_tolerance: float = 0.03
     max_landmark_error: float = 0.15
+    identity_strength: float = DEFAULT_IDENTITY_STRENGTH
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.identity_strength <= 1.0:
+            raise ConfigError(f"identity_strength must be in [0, 1], got "
+                              f"{self.identity_strength}")
         if not 1 <= self.reenactment_steps <= 8:
             raise ConfigError(f"reenactment_steps must be in [1, 8], got {self.reenactment_steps}")
         if not 0.0 <= self.min_view_weight < 1.0 / 3.0:
@@ -413,7 +421,13 @@ def swap_crop(models: NeuralModels, frame: np.ndarray, target_face: Face,
     size = models.resolution
     transform = estimate_alignment(target_face.landmarks, size)
     target_crop = warp_to_crop(frame, transform)
-    target_points = transform_points(target_face.landmarks, transform.matrix)
+    # the target's pose and expression with the source's face shape (3D morphable model):
+    # what every G_r step is driven to and what the refinement, region and colours follow
+    geometry = target_geometry(target_face,
+                               source.identity if config.identity_strength > 0 else None,
+                               config.identity_strength,
+                               state.identity if state is not None else None)
+    target_points = transform_points(geometry, transform.matrix)
     target = crop_face(target_points, size)
     target_image = to_network(target_crop)
     # the detail layer's size: the face's size in the frame, at most what the views hold

@@ -34,6 +34,7 @@ from openfsgan.pipelines.classic import (
     SourceView,
     TemporalState,
 )
+from openfsgan.pipelines.identity import move_target_face, target_geometry
 from openfsgan.types import Face
 
 INNER_MOUTH = np.arange(60, 68)
@@ -57,6 +58,9 @@ class SwappedCrop:
         mask: ``[S, S]`` float32 soft face mask (where the source replaces the target).
         paste_mask: ``[S, S]`` float32 alpha used for pasting back: for Poisson blending a thin
             feather inside the blended region (outside it the frame keeps its own pixels).
+        frame: the frame the crop goes back into: the target frame, with its face outline
+            moved to the retargeted geometry (:func:`openfsgan.pipelines.identity.
+            move_target_face`) when the identity transfer changed it.
     """
 
     transform: AlignTransform
@@ -66,6 +70,7 @@ class SwappedCrop:
     blended: np.ndarray
     mask: np.ndarray
     paste_mask: np.ndarray
+    frame: np.ndarray
 
 
 def reenact_views(views: list[tuple[SourceView, float]], target_points: np.ndarray,
@@ -154,11 +159,18 @@ def swap_crop(frame: np.ndarray, target_face: Face, source: SourceAppearance,
               state: TemporalState | None = None) -> SwappedCrop:
     """Every stage of the swap, in crop space (see :func:`swap_frame`)."""
     config = config or ClassicConfig()
-    transform = config.align(target_face.landmarks)
-    target_crop = warp_to_crop(frame, transform)
-    target_points = transform_points(target_face.landmarks, transform.matrix)
     if state is not None:
         state.follow(target_face.track_id)
+    # the target's pose and expression with the source's face shape (3D morphable model);
+    # the target's own face outline (jaw, cheeks, open mouth) is moved onto it
+    geometry = target_geometry(target_face,
+                               source.identity if config.identity_strength > 0 else None,
+                               config.identity_strength,
+                               state.identity if state is not None else None)
+    frame = move_target_face(frame, target_face.landmarks, geometry, config.mesh)
+    transform = config.align(target_face.landmarks)
+    target_crop = warp_to_crop(frame, transform)
+    target_points = transform_points(geometry, transform.matrix)
     # appearance map: the (up to 3) source views around the target's pose, with weights
     views = source.select(target_face.pose, config.min_view_weight)
     reenacted = reenact_views(views, target_points, config)
@@ -169,7 +181,11 @@ def swap_crop(frame: np.ndarray, target_face: Face, source: SourceAppearance,
     # warped source's (a narrower source face brings its own background inside the jaw line)
     both_skin = skin_likelihood(target_lab, skin) * skin_likelihood(reenacted_lab, skin)
     gate = both_skin if config.skin_gated_mask else None
-    mask = swap_mask(target_points, config, state, gate, gate)
+    # with the target's outline moved onto the source's (identity transfer), the warped
+    # source's jaw line is the target's: nothing foreign lies inside it, and the swapped
+    # region reaches it (only the forehead stays gated: hair)
+    outline_gate = None if geometry is not target_face.landmarks else gate
+    mask = swap_mask(target_points, config, state, gate, outline_gate)
     if skin.any():
         recoloured = match_color_lab(reenacted_lab, target_lab, skin,
                                      state.color if state is not None else None,
@@ -187,7 +203,8 @@ def swap_crop(frame: np.ndarray, target_face: Face, source: SourceAppearance,
         paste_mask = mask
     else:
         paste_mask = inner_feather(mask > 0.5, PASTE_FEATHER_FRACTION * config.crop_size)
-    return SwappedCrop(transform, target_crop, reenacted, recoloured, blended, mask, paste_mask)
+    return SwappedCrop(transform, target_crop, reenacted, recoloured, blended, mask, paste_mask,
+                       frame)
 
 
 def swap_frame(frame: np.ndarray, target_face: Face, source: SourceAppearance,
@@ -206,4 +223,4 @@ def swap_frame(frame: np.ndarray, target_face: Face, source: SourceAppearance,
         ``[H, W, 3]`` uint8 swapped frame.
     """
     swapped = swap_crop(frame, target_face, source, config, state)
-    return paste_back(frame, swapped.blended, swapped.paste_mask, swapped.transform)
+    return paste_back(swapped.frame, swapped.blended, swapped.paste_mask, swapped.transform)

@@ -1,0 +1,141 @@
+"""Identity transfer of the face's shape: the target geometry the reenactment is driven to.
+
+Without it every source view is warped onto the *target's* 68 landmarks, so the output keeps
+the target's eye spacing, nose length, mouth position and jaw line. With it, the landmarks are
+retargeted through the 3D morphable model (:mod:`openfsgan.face.morphable`): the source's
+identity coefficients (pooled over its views) replace the target's (pooled over the target's
+track) by ``strength``, under the target's pose and expression.
+
+Shared by the classic and the neural path; no file I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from openfsgan.face.morphable import (
+    FitConfig,
+    IdentityPool,
+    MorphableModel,
+    default_model,
+    retarget_landmarks,
+)
+from openfsgan.face.pose import solve_pose
+from openfsgan.geometry.mesh_warp import (
+    MeshWarpConfig,
+    TriangleMesh,
+    border_points,
+    forehead_points,
+)
+from openfsgan.types import Face
+
+DEFAULT_IDENTITY_STRENGTH = 1.0
+"""Default share of the source's face shape (0: the target's geometry, 1: the source's);
+measured on the held-out pairs, see the README's "Identity transfer" section."""
+
+
+def views_identity(landmarks: Sequence[np.ndarray], crop_size: int,
+                   model: MorphableModel | None = None,
+                   config: FitConfig | None = None) -> np.ndarray:
+    """``[Ki]`` identity of one person from aligned views (landmarks in crop pixels).
+
+    The pose of each view is solved in its crop: the alignment removed the roll of the frame,
+    and the shape (what identity is) does not change under that similarity.
+    """
+    pool = IdentityPool(model or default_model(), config)
+    for points in landmarks:
+        points64 = np.asarray(points, np.float64)
+        pool.add_landmarks(points64, solve_pose(points64, crop_size, crop_size).rotation)
+    return pool.identity()
+
+
+class TrackIdentity:
+    """The running identity of the target face of a video (one pool, reset per track)."""
+
+    def __init__(self, model: MorphableModel | None = None,
+                 config: FitConfig | None = None) -> None:
+        self.model = model or default_model()
+        self.config = config
+        self.track_id: int | None = None
+        self.pool = IdentityPool(self.model, config)
+
+    def update(self, face: Face) -> np.ndarray:
+        """Pool ``face`` (a new track starts a new pool); the identity so far."""
+        if face.track_id != self.track_id:
+            self.pool = IdentityPool(self.model, self.config)
+            self.track_id = face.track_id
+        self.pool.add(face)
+        return self.pool.identity()
+
+
+def target_geometry(target: Face, source_identity: np.ndarray | None, strength: float,
+                    track: TrackIdentity | None = None) -> np.ndarray:
+    """The landmarks ``[68, 2]`` (frame pixels) the source views are brought to.
+
+    Args:
+        target: the target face on this frame.
+        source_identity: the source's pooled identity (None: no transfer).
+        strength: share of the source's face shape in ``[0, 1]``; 0 returns the target's own
+            landmarks.
+        track: the target track's running identity on video (None: this face alone).
+    """
+    if source_identity is None or strength == 0.0:
+        return target.landmarks
+    model = track.model if track is not None else default_model()
+    if track is not None:
+        target_identity = track.update(target)
+    else:
+        pool = IdentityPool(model)
+        pool.add(target)
+        target_identity = pool.identity()
+    return retarget_landmarks(target, target_identity, source_identity, strength, model)
+
+
+def move_target_face(frame: np.ndarray, target_points: np.ndarray, geometry: np.ndarray,
+                     mesh: MeshWarpConfig | None = None, margin: float = 0.4) -> np.ndarray:
+    """The frame with the target's face moved onto the retargeted landmarks (the face outline).
+
+    Where the source's face is narrower than the target's, the target's jaw line, cheeks and
+    the background beside them are carried in to the new outline (nothing of the target's
+    face is left outside the swapped region); where it is wider, they are pushed out and the
+    swapped region grows with the outline (the source's own background is never pasted). An
+    open target mouth's interior moves with the retargeted lips the same way. A smooth
+    displacement: the piecewise-affine mesh of the landmarks, the forehead points and a box
+    around the face whose border stays put, applied at the frame's resolution.
+
+    Args:
+        frame: ``[H, W, 3]`` uint8 target frame (not modified).
+        target_points: ``[68, 2]`` the target's landmarks (frame pixels).
+        geometry: ``[68, 2]`` where they go (:func:`target_geometry`).
+        mesh: forehead height of the mesh.
+        margin: the box's margin around the face, as a fraction of the face's size.
+
+    Returns:
+        ``[H, W, 3]`` uint8; ``frame`` itself when nothing moves.
+    """
+    source = np.asarray(target_points, np.float64)
+    destination = np.asarray(geometry, np.float64)
+    if np.abs(destination - source).max() < 0.05:
+        return frame
+    mesh = mesh or MeshWarpConfig()
+    face_src = np.concatenate([source, forehead_points(source, mesh.forehead_height)])
+    face_dst = np.concatenate([destination, forehead_points(destination, mesh.forehead_height)])
+    both = np.concatenate([face_src, face_dst])
+    size = float(np.ptp(both, axis=0).max())
+    height, width = frame.shape[:2]
+    x0, y0 = np.floor(both.min(axis=0) - margin * size).astype(int)
+    x1, y1 = np.ceil(both.max(axis=0) + margin * size).astype(int)
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return frame
+    offset = np.array([x0, y0], np.float64)
+    pins = border_points(x1 - x0, y1 - y0, mesh.border_points_per_side)
+    triangle_mesh = TriangleMesh.build(np.concatenate([face_dst - offset, pins]),
+                                       (y1 - y0, x1 - x0))
+    box = np.ascontiguousarray(frame[y0:y1, x0:x1])
+    moved = triangle_mesh.warp(box, np.concatenate([face_src - offset, pins]))
+    out = frame.copy()
+    out[y0:y1, x0:x1] = moved
+    return out
