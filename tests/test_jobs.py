@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -161,20 +162,16 @@ def test_photo_swap_and_reenactment(media: dict[str, Path], run: Runner,
     assert summary.frames_swapped == 5 and summary.mode == "reenact"
 
 
-def test_cancel_then_resume_does_not_redo_finished_frames(media: dict[str, Path], run: Runner,
-                                                          tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch
-                                                          ) -> None:
-    import openfsgan.jobs.processors as processors  # where the classic swap looks it up
+def test_cancel_then_resume_does_not_redo_finished_frames(media: dict[str, Path],
+                                                          analyzer: FaceAnalyzer,
+                                                          tmp_path: Path) -> None:
+    calls: list[int] = []  # the frames computed, seen through the job's frame observer
+    counted = replace(OPTIONS, frame_observer=lambda index, rgb, alpha: calls.append(index))
 
-    calls: list[int] = []
-    real_swap = processors.swap_frame
+    def run(request: SwapRequest, **kwargs: Any) -> JobSummary:
+        return run_swap(request, options=counted, analyzer=analyzer, labeler=NullLabeler(),
+                        **kwargs)
 
-    def counting_swap(*args: object, **kwargs: object) -> np.ndarray:
-        calls.append(1)
-        return real_swap(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(processors, "swap_frame", counting_swap)
     out = tmp_path / "resumed.mp4"
     request = SwapRequest(media["source"], media["target"], out)
     cancel = threading.Event()

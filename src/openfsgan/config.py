@@ -40,6 +40,7 @@ __all__ = [
     "check_positive",
     "check_range",
     "load_yaml",
+    "merge_options",
 ]
 
 C = TypeVar("C", bound="Config")
@@ -179,6 +180,18 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(f"config file {file} must hold a mapping of options, "
                           f"not {type(data).__name__}")
     return data
+
+
+def merge_options(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` applied, nested mappings merged key by key (a YAML file or
+    flags overriding a preset change only the options they name)."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_options(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 # -- internals -----------------------------------------------------------------------------------

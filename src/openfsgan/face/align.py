@@ -198,6 +198,25 @@ def crop_footprint(transform: AlignTransform, frame_shape: tuple[int, ...],
     return x0, y0, x1, y1
 
 
+def _footprint_inverse(transform: AlignTransform,
+                       rect: tuple[int, int, int, int]) -> np.ndarray:
+    """The crop -> frame map expressed in the footprint's own coordinates."""
+    inverse = transform.inverse.copy()
+    inverse[:, 2] -= rect[:2]
+    return inverse
+
+
+def _footprint_alpha(mask: np.ndarray, transform: AlignTransform,
+                     rect: tuple[int, int, int, int]) -> np.ndarray:
+    """The crop-space ``mask`` warped onto the footprint ``rect``: ``[h, w]`` float32."""
+    x0, y0, x1, y1 = rect
+    alpha_src = mask.astype(np.float32)
+    if mask.dtype == np.uint8:
+        alpha_src /= 255.0
+    return cv2.warpAffine(alpha_src, _footprint_inverse(transform, rect), (x1 - x0, y1 - y0),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
 def paste_back(frame: np.ndarray, crop: np.ndarray, mask: np.ndarray,
                transform: AlignTransform) -> np.ndarray:
     """Composite a processed crop back into the frame: ``frame * (1 - m) + crop * m``.
@@ -221,18 +240,23 @@ def paste_back(frame: np.ndarray, crop: np.ndarray, mask: np.ndarray,
     if rect is None:
         return result
     x0, y0, x1, y1 = rect
-    # crop -> frame, expressed in the footprint's own coordinates
-    inverse = transform.inverse.copy()
-    inverse[:, 2] -= (x0, y0)
-    roi_size = (x1 - x0, y1 - y0)
-    alpha_src = mask.astype(np.float32)
-    if mask.dtype == np.uint8:
-        alpha_src /= 255.0
-    alpha = cv2.warpAffine(alpha_src, inverse, roi_size, flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    pasted = cv2.warpAffine(crop, inverse, roi_size, flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REPLICATE)
+    alpha = _footprint_alpha(mask, transform, rect)
+    pasted = cv2.warpAffine(crop, _footprint_inverse(transform, rect), (x1 - x0, y1 - y0),
+                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     roi = result[y0:y1, x0:x1]
     blended = roi + alpha[..., None] * (pasted.astype(np.float32) - roi)
     result[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
     return result
+
+
+def paste_alpha(mask: np.ndarray, transform: AlignTransform,
+                frame_shape: tuple[int, ...]) -> np.ndarray:
+    """The frame-space alpha :func:`paste_back` composites with: ``[H, W]`` float32 in
+    ``[0, 1]`` (0 outside the crop's footprint), for callers that record where a frame was
+    changed (e.g. ground-truth masks of a dataset)."""
+    alpha = np.zeros(frame_shape[:2], np.float32)
+    rect = crop_footprint(transform, frame_shape)
+    if rect is not None:
+        x0, y0, x1, y1 = rect
+        alpha[y0:y1, x0:x1] = _footprint_alpha(mask, transform, rect)
+    return alpha

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from openfsgan.config import Config
 from openfsgan.geometry.mesh_warp import BROW_INDICES, face_up_direction
 from openfsgan.types import NUM_LANDMARKS
 
@@ -20,7 +21,7 @@ JAW_INDICES = np.arange(0, 17)
 
 
 @dataclass(frozen=True)
-class MaskConfig:
+class MaskConfig(Config):
     """Shape and softness of the landmark face mask.
 
     Attributes:

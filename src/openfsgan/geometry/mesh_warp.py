@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
+from openfsgan.config import Config
 from openfsgan.types import NUM_LANDMARKS
 
 BROW_INDICES = np.arange(17, 27)
@@ -26,7 +27,7 @@ NOSE_BRIDGE_INDEX = 27
 
 
 @dataclass(frozen=True)
-class MeshWarpConfig:
+class MeshWarpConfig(Config):
     """How the landmark mesh is extended beyond the 68 points.
 
     Attributes:

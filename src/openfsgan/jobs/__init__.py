@@ -26,14 +26,20 @@ Modules, each importing only those above it:
 * :mod:`.threads`: the reader and writer threads of a video job.
 * :mod:`.resume`: the resumable work folder and the final join of its segments.
 * :mod:`.sources`: face analysis, the target face selector and the prepared source face.
-* :mod:`.processors`: what happens to one target frame, per method and mode.
+* :mod:`.processors`: what happens to one target frame, per mode, with the configured stages.
 * :mod:`.run`: :func:`run_swap`, which ties them together.
 
-This package re-exports the names used outside it; the rest is reached through its module.
+This package re-exports the names used outside it; the rest is reached through its module. No
+module uses another's private (underscored) names.
+
+The configuration of a job (:class:`SwapConfig`: stage choices and every setting) is
+``SwapRequest.config``, or the ``method`` preset when None; :func:`resolve_config` builds one
+from a preset, a YAML file and stage choices. ``JobSummary.config`` and the output's metadata
+carry the resolved one.
 """
 
 from openfsgan.jobs.request import (
-    METHODS,
+    FrameObserver,
     JobCancelled,
     JobOptions,
     JobSummary,
@@ -43,16 +49,20 @@ from openfsgan.jobs.request import (
 from openfsgan.jobs.resume import work_folder
 from openfsgan.jobs.run import make_labeler, run_swap
 from openfsgan.jobs.sources import load_source_appearance
+from openfsgan.pipelines.config import METHODS, SwapConfig, resolve_config
 
 __all__ = [
     "METHODS",
+    "FrameObserver",
     "JobCancelled",
     "JobOptions",
     "JobSummary",
     "NullLabeler",
+    "SwapConfig",
     "SwapRequest",
     "load_source_appearance",
     "make_labeler",
+    "resolve_config",
     "run_swap",
     "work_folder",
 ]

@@ -1,43 +1,72 @@
-"""Frame processors: what happens to one target frame, for each method and mode.
+"""Frame processors: what happens to one target frame, in swap and in reenact mode.
 
-A processor is built once per job and then called per frame, keeping what must carry over
-between frames (temporal smoothing, the driver's reference face) and handing it to the work
-state so that a resumed job continues seamlessly. The job runner depends only on the
-:class:`_FrameProcessor` protocol.
+A processor is built once per job from the job's configuration (:func:`build_processor`) and
+then called per frame, keeping what must carry over between frames (temporal smoothing, the
+driver's reference face) and handing it to the work state so that a resumed job continues
+seamlessly. The job runner depends only on the :class:`FrameProcessor` protocol.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
+from openfsgan.face.align import paste_alpha, paste_back
 from openfsgan.jobs.request import JobOptions, SwapRequest
-from openfsgan.jobs.sources import _reenact_source, load_source_appearance
-from openfsgan.pipelines.classic import ClassicConfig, SourceAppearance, TemporalState
-from openfsgan.pipelines.reenact import ReenactConfig, ReenactSource, reenact_face
-from openfsgan.pipelines.swap import swap_frame
+from openfsgan.jobs.sources import load_source_appearance, reenact_source
+from openfsgan.pipelines.appearance import AppearanceConfig, SourceAppearance, TemporalState
+from openfsgan.pipelines.config import SwapConfig, build_reenactor, build_stages
+from openfsgan.pipelines.reenact import ReenactConfig, reenact_face
+from openfsgan.pipelines.stages import Reenactor, ReenactSource, SwapStages
+from openfsgan.pipelines.swap import swap_crop
 from openfsgan.types import Face
 
 if TYPE_CHECKING:
     from openfsgan.face.analyzer import FaceAnalyzer
+    from openfsgan.inference import NeuralModels
 
 
-class _FrameProcessor(Protocol):
+class FrameResult(NamedTuple):
+    """One processed frame: ``rgb`` ``[H, W, 3]`` uint8 and, when asked for, ``alpha``
+    ``[H, W]`` float32, the soft mask the face was composited with (None: unchanged frame)."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+
+
+class FrameProcessor(Protocol):
     output_size: tuple[int, int] | None  # (width, height); None: the target's
+    with_alpha: bool  # compute FrameResult.alpha (for a frame observer)
 
-    def __call__(self, rgb: np.ndarray, face: Face | None) -> np.ndarray: ...
+    def __call__(self, rgb: np.ndarray, face: Face | None) -> FrameResult: ...
 
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state(self, data: dict[str, Any]) -> None: ...
 
 
-class _SmoothedSwap:
-    """A swap whose video state (smoothed colour and mask, :class:`TemporalState`) carries over
-    between frames and into a resumed job."""
+class SwapProcessor:
+    """The swap of one frame with the job's stages; its video state (smoothed colour and mask,
+    :class:`TemporalState`) carries over between frames and into a resumed job."""
 
-    state: TemporalState | None
+    def __init__(self, stages: SwapStages, source: SourceAppearance, config: AppearanceConfig,
+                 video: bool) -> None:
+        self.stages = stages
+        self.source = source
+        self.config = config
+        self.state = TemporalState.for_video(config) if video else None
+        self.output_size: tuple[int, int] | None = None
+        self.with_alpha = False
+
+    def __call__(self, rgb: np.ndarray, face: Face | None) -> FrameResult:
+        if face is None:
+            return FrameResult(rgb)
+        swapped = swap_crop(rgb, face, self.source, self.stages, self.config, self.state)
+        frame = paste_back(rgb, swapped.output, swapped.output_mask, swapped.output_transform)
+        alpha = (paste_alpha(swapped.output_mask, swapped.output_transform, rgb.shape)
+                 if self.with_alpha else None)
+        return FrameResult(frame, alpha)
 
     def state_dict(self) -> dict[str, Any]:
         return self.state.to_dict() if self.state is not None else {}
@@ -47,37 +76,32 @@ class _SmoothedSwap:
             self.state.load_dict(data)
 
 
-class _SwapProcessor(_SmoothedSwap):
-    def __init__(self, source: SourceAppearance, config: ClassicConfig, video: bool) -> None:
-        self.source = source
-        self.config = config
-        self.state = TemporalState.for_video(config) if video else None
-        self.output_size: tuple[int, int] | None = None
+class ReenactProcessor:
+    """The source face driven by each driver frame, motion measured from the driver's first
+    face (its reference, kept for a resumed job)."""
 
-    def __call__(self, rgb: np.ndarray, face: Face | None) -> np.ndarray:
-        if face is None:
-            return rgb
-        return swap_frame(rgb, face, self.source, self.config, self.state)
-
-
-class _ReenactProcessor:
-    def __init__(self, source: ReenactSource, config: ReenactConfig) -> None:
+    def __init__(self, reenactor: Reenactor, source: ReenactSource,
+                 config: ReenactConfig) -> None:
+        self.reenactor = reenactor
         self.source = source
         self.config = config
         self.reference: Face | None = None
         height, width = source.frame.shape[:2]
         self.output_size: tuple[int, int] | None = (width, height)
+        self.with_alpha = False
 
-    def __call__(self, rgb: np.ndarray, face: Face | None) -> np.ndarray:
+    def __call__(self, rgb: np.ndarray, face: Face | None) -> FrameResult:
         if face is None:
-            return self.source.frame.copy()
+            return FrameResult(self.source.frame.copy())
         if self.reference is None:
             # the driver's first face is its reference: motion is measured from there
             self.reference = face
-        return self._reenact(rgb, face, self.reference)
-
-    def _reenact(self, rgb: np.ndarray, face: Face, reference: Face) -> np.ndarray:
-        return reenact_face(self.source, face, reference, self.config, driver_rgb=rgb)
+        frame = reenact_face(self.reenactor, self.source, face, self.reference, self.config,
+                             driver_rgb=rgb)
+        # the driven crop is pasted through its border window
+        alpha = (paste_alpha(self.source.window, self.source.transform, frame.shape)
+                 if self.with_alpha else None)
+        return FrameResult(frame, alpha)
 
     def state_dict(self) -> dict[str, Any]:
         return {"reference": None if self.reference is None else self.reference.to_dict()}
@@ -87,56 +111,25 @@ class _ReenactProcessor:
             self.reference = Face.from_dict(data["reference"])
 
 
-class _NeuralSwapProcessor(_SmoothedSwap):
-    def __init__(self, models: Any, source: SourceAppearance, video: bool,
-                 identity_strength: float | None = None) -> None:
-        from openfsgan.pipelines.neural import NeuralConfig
-
-        self.models = models
-        self.source = source
-        self.neural_config = NeuralConfig() if identity_strength is None \
-            else NeuralConfig(identity_strength=identity_strength)
-        self.state = TemporalState.for_video(self.neural_config) if video else None
-        self.output_size: tuple[int, int] | None = None
-
-    def __call__(self, rgb: np.ndarray, face: Face | None) -> np.ndarray:
-        from openfsgan.pipelines.neural import swap_frame as neural_swap_frame
-
-        if face is None:
-            return rgb
-        return neural_swap_frame(self.models, rgb, face, self.source, self.neural_config,
-                                 self.state)
-
-
-class _NeuralReenactProcessor(_ReenactProcessor):
-    def __init__(self, models: Any, source: ReenactSource, config: ReenactConfig) -> None:
-        from openfsgan.pipelines.neural import NeuralReenactSource
-
-        super().__init__(source, config)
-        self.models = models
-        self.neural_source = NeuralReenactSource.prepare(models, source.frame, source.face)
-
-    def _reenact(self, rgb: np.ndarray, face: Face, reference: Face) -> np.ndarray:
-        from openfsgan.pipelines.neural import reenact_frame as neural_reenact_frame
-        from openfsgan.pipelines.reenact import retarget_landmarks
-
-        driven = retarget_landmarks(self.source.face, face, reference,
-                                    self.config.expression_gain)
-        return neural_reenact_frame(self.models, self.neural_source, driven)
-
-
-def _neural_processor(request: SwapRequest, analyzer: FaceAnalyzer, options: JobOptions,
-                      video: bool) -> tuple[_FrameProcessor, int]:
-    """The neural path's frame processor (shipped ONNX generators) and its source views."""
+def _load_models() -> NeuralModels:
     from openfsgan.inference import NeuralModels
-    from openfsgan.pipelines.neural import NeuralConfig
 
-    models = NeuralModels.load()
+    return NeuralModels.load()
+
+
+def build_processor(request: SwapRequest, config: SwapConfig, analyzer: FaceAnalyzer,
+                    options: JobOptions, video: bool) -> tuple[FrameProcessor, int]:
+    """The frame processor of a job and its number of source views (1 for reenact).
+
+    The shipped generators are loaded only when a chosen stage runs one.
+    """
     if request.mode == "reenact":
-        source = _reenact_source(request, analyzer, options.reenact)
-        return _NeuralReenactProcessor(models, source, options.reenact), 1
+        reenactor = build_reenactor(config, _load_models)
+        source = reenact_source(request, analyzer, reenactor)
+        return ReenactProcessor(reenactor, source, config.reenact), 1
+    stages = build_stages(config, _load_models)
+    geometry = stages.reenactor.view_geometry(config.appearance.min_view_distance_deg)
     appearance = load_source_appearance(request.source, request.source_face, analyzer,
-                                        NeuralConfig().source_config(models.resolution),
-                                        options.use_cache)
-    return (_NeuralSwapProcessor(models, appearance, video, request.identity_strength),
+                                        geometry, options.use_cache)
+    return (SwapProcessor(stages, appearance, config.appearance, video),
             len(appearance.views))

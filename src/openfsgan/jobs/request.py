@@ -8,7 +8,7 @@ callers that only build or validate a request need nothing else.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,15 +21,24 @@ from openfsgan.errors import (
     OpenFSGANError,
     OutputError,
 )
-from openfsgan.pipelines.classic import ClassicConfig
-from openfsgan.pipelines.reenact import ReenactConfig
+from openfsgan.pipelines.config import SwapConfig, check_method
 from openfsgan.types import MediaInfo
 
-METHODS: tuple[str, ...] = ("classic", "neural")
 MODES: tuple[str, ...] = ("swap", "reenact")
 VIDEO_OUTPUT_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov"})
 
 Progress = Callable[[int, int], None]
+
+FrameObserver = Callable[[int, np.ndarray, "np.ndarray | None"], None]
+"""``(frame_index, rgb, alpha) -> None``, called once per output frame, in order
+(:attr:`JobOptions.frame_observer`).
+
+``rgb`` is the output frame ``[H, W, 3]`` uint8 before provenance labelling (no caption, no
+watermark); ``alpha`` is the ``[H, W]`` float32 soft mask in ``[0, 1]`` the swapped (or driven)
+face was composited into the frame with, or None where the frame passed through unchanged (no
+chosen face on it). The arrays are the job's own: copy what you keep. Frames taken over from
+the finished segments of a resumed job are not observed again (their indices are skipped).
+"""
 
 
 class JobCancelled(OpenFSGANError):  # noqa: N818 - the public name of the API
@@ -49,7 +58,8 @@ class SwapRequest:
         target: photo or video whose face is replaced (``swap``), or the driver (``reenact``).
         output: file to write (an image for a photo target, an MP4 for a video).
         method: ``"classic"`` (mesh warp + Poisson blending) or ``"neural"`` (the trained
-            generators G_r, G_s, G_c, G_b; :mod:`openfsgan.pipelines.neural`).
+            generators G_r, G_s, G_c, G_b; :mod:`openfsgan.pipelines.neural`): the preset of
+            the stage choices, used when ``config`` is None.
         mode: ``"swap"`` or ``"reenact"``.
         source_face: track id (video) or rank by size (photo) of the source face; None: largest.
         target_face: same for the target; None: the largest face, followed over the video.
@@ -65,9 +75,13 @@ class SwapRequest:
             (a resumed job keeps the id of the run it continues).
         c2pa_cert, c2pa_key: an organisation's certificate chain (PEM) and private key to sign
             the C2PA manifest with; None: the local identity (see docs/provenance.md).
-        identity_strength: share of the source's face shape in the swap's geometry (0: the
-            target's landmarks, 1: the source's shape; :mod:`openfsgan.pipelines.identity`);
-            None: the method's default. ``swap`` only (reenactment keeps the source's shape).
+        config: the whole configuration (stage choices and every setting,
+            :func:`openfsgan.pipelines.config.resolve_config`); None: the ``method`` preset.
+            Its ``method`` must then equal ``method``.
+        identity_strength: share of the source's face shape in the swap's target geometry
+            (0: the target's landmarks, 1: the source's shape;
+            :attr:`openfsgan.pipelines.appearance.AppearanceConfig.identity_strength`); None:
+            the configuration's. Reenactment keeps the source's own shape anyway.
     """
 
     source: Path
@@ -86,7 +100,21 @@ class SwapRequest:
     run_id: str | None = None
     c2pa_cert: Path | None = None
     c2pa_key: Path | None = None
+    config: SwapConfig | None = None
     identity_strength: float | None = None
+
+    def resolved_config(self) -> SwapConfig:
+        """The configuration this job runs with (the ``method`` preset unless given, with
+        ``identity_strength`` when set)."""
+        if self.config is not None:
+            config = self.config
+        else:
+            check_method(self.method)
+            config = SwapConfig.preset(self.method)
+        if self.identity_strength is None:
+            return config
+        return replace(config, appearance=replace(config.appearance,
+                                                  identity_strength=self.identity_strength))
 
 
 @dataclass(frozen=True)
@@ -104,6 +132,7 @@ class JobSummary:
         frames_resumed: frames taken over from an interrupted earlier run (not recomputed).
         source_views: source views in the appearance map (``swap``), 1 for ``reenact``.
         method, mode: as requested.
+        config: the resolved configuration (:meth:`SwapConfig.to_dict`).
     """
 
     output: Path
@@ -117,6 +146,7 @@ class JobSummary:
     source_views: int = 0
     method: str = "classic"
     mode: str = "swap"
+    config: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -160,21 +190,21 @@ class JobOptions:
     """Settings of a job beyond the request (the CLI and web UI use the defaults).
 
     Attributes:
-        classic: classic swap settings.
-        reenact: classic reenactment settings.
         segment_frames: frames per resumable segment.
         crf, preset: H.264 quality and speed of the output.
         queue_frames: frames buffered between the reader, swap and writer threads.
         use_cache: read/write the analysis cache for source videos (and read it for targets).
+        frame_observer: called with every output frame and its blend alpha
+            (:data:`FrameObserver`), e.g. to record ground-truth masks; not part of what a
+            resumed job must match.
     """
 
-    classic: ClassicConfig = field(default_factory=ClassicConfig)
-    reenact: ReenactConfig = field(default_factory=ReenactConfig)
     segment_frames: int = 60
     crf: int = 18
     preset: str = "veryfast"
     queue_frames: int = 4
     use_cache: bool = True
+    frame_observer: FrameObserver | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.segment_frames < 1:
@@ -187,7 +217,7 @@ class JobOptions:
 # request checks
 
 
-def _list_photos(folder: Path) -> list[Path]:
+def list_photos(folder: Path) -> list[Path]:
     from openfsgan.io.media import IMAGE_EXTENSIONS
 
     return sorted(p for p in folder.iterdir()
@@ -198,7 +228,7 @@ def _list_photos(folder: Path) -> list[Path]:
 def _input_files(request: SwapRequest) -> list[Path]:
     inputs = [request.target]
     if request.source.is_dir():
-        inputs.extend(_list_photos(request.source))
+        inputs.extend(list_photos(request.source))
     else:
         inputs.append(request.source)
     if request.target_reference is not None:
@@ -215,8 +245,10 @@ def check_request(request: SwapRequest) -> tuple[MediaInfo, MediaInfo | None]:
     from openfsgan.io.media import IMAGE_EXTENSIONS, probe
     from openfsgan.io.paths import check_input_path, check_output_file
 
-    if request.method not in METHODS:
-        raise ConfigError(f"unknown method {request.method!r}; available: {', '.join(METHODS)}")
+    check_method(request.method)
+    if request.config is not None and request.config.method != request.method:
+        raise ConfigError(f"the request's method {request.method!r} and its configuration's "
+                          f"{request.config.method!r} differ")
     if request.mode not in MODES:
         raise ConfigError(f"unknown mode {request.mode!r}; valid: {', '.join(MODES)}")
     if request.target_face is not None and request.target_reference is not None:
@@ -235,7 +267,7 @@ def check_request(request: SwapRequest) -> tuple[MediaInfo, MediaInfo | None]:
         check_input_path(request.target_reference, "target reference photo")
     source_info = None
     if request.source.is_dir():
-        if not _list_photos(request.source):
+        if not list_photos(request.source):
             raise InvalidInputError(f"source folder has no photos "
                                     f"({', '.join(sorted(IMAGE_EXTENSIONS))}): {request.source}")
     else:

@@ -2,7 +2,8 @@
 an interrupted run may be continued, the per-segment state, and the final join of segments.
 
 Everything that touches ``.<output name>.openfsgan-work/`` is here, so the on-disk format and
-its version are defined in one place.
+its version are defined in one place. Besides the segments and ``state.json``, the folder holds
+``config.yaml``, the resolved configuration of the run (what ``--config`` reads back).
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openfsgan import __version__
 from openfsgan.errors import OutputError
 from openfsgan.io.atomic import write_text_atomic
-from openfsgan.jobs.request import JobOptions, SwapRequest, _list_photos
+from openfsgan.jobs.request import JobOptions, SwapRequest, list_photos
+
+if TYPE_CHECKING:
+    from openfsgan.pipelines.config import SwapConfig
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +40,17 @@ def _file_stamp(path: Path | None) -> list[Any]:
     if path is None:
         return []
     if path.is_dir():
-        return [str(path.resolve())] + [_file_stamp(p) for p in _list_photos(path)]
+        return [str(path.resolve())] + [_file_stamp(p) for p in list_photos(path)]
     stat = path.stat()
     return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
 
 
-def request_fingerprint(request: SwapRequest, options: JobOptions) -> str:
-    """What the frames of a job depend on: inputs (path, size, mtime), options, version."""
+CONFIG_FILE = "config.yaml"
+
+
+def request_fingerprint(request: SwapRequest, config: SwapConfig, options: JobOptions) -> str:
+    """What the frames of a job depend on: inputs (path, size, mtime), the resolved
+    configuration, options, version."""
     data = {
         "version": __version__,
         "source": _file_stamp(request.source),
@@ -51,14 +59,17 @@ def request_fingerprint(request: SwapRequest, options: JobOptions) -> str:
         "request": {k: v for k, v in asdict(request).items()
                     if k in ("method", "mode", "source_face", "target_face", "watermark",
                              "label", "max_frames")},
-        "options": json.loads(json.dumps(asdict(options), default=str)),
+        "config": config.to_dict(),
+        # the observer watches frames, it does not make them (and is no JSON)
+        "options": json.loads(json.dumps(asdict(replace(options, frame_observer=None)),
+                                         default=str)),
     }
     text = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass
-class _Segment:
+class Segment:
     file: str
     start: int
     frames: int
@@ -66,14 +77,14 @@ class _Segment:
     passed_through: int
 
 
-class _WorkState:
+class WorkState:
     """Segments finished so far and what the next segment needs to continue seamlessly."""
 
     def __init__(self, folder: Path, fingerprint: str, run_id: str | None = None) -> None:
         self.folder = folder
         self.fingerprint = fingerprint
         self.run_id = run_id
-        self.segments: list[_Segment] = []
+        self.segments: list[Segment] = []
         self.processor_state: dict[str, Any] = {}
         self.last_box: list[float] | None = None
 
@@ -103,10 +114,12 @@ class _WorkState:
         return run_id if isinstance(run_id, str) else None
 
     @staticmethod
-    def open(output: Path, fingerprint: str, resume: bool,
-             run_id: str | None = None) -> _WorkState:
+    def open(output: Path, fingerprint: str, resume: bool, run_id: str | None = None,
+             config: SwapConfig | None = None) -> WorkState:
+        """The work folder of ``output``: the interrupted run's (``resume``, same
+        fingerprint) or a new one, holding ``config`` as :data:`CONFIG_FILE`."""
         folder = work_folder(output)
-        state = _WorkState(folder, fingerprint, run_id)
+        state = WorkState(folder, fingerprint, run_id)
         if folder.exists() and resume:
             state._load()
             log.info("resuming %s: %d frames already done", output, state.frames_done)
@@ -118,6 +131,8 @@ class _WorkState:
         elif resume:
             log.info("nothing to resume for %s: starting from the first frame", output)
         folder.mkdir(parents=True)
+        if config is not None:
+            config.to_yaml(folder / CONFIG_FILE)
         state.save()
         return state
 
@@ -128,7 +143,7 @@ class _WorkState:
                     "version") != WORK_STATE_VERSION:
                 raise ValueError("not a work state of this version")
             fingerprint = data["fingerprint"]
-            segments = [_Segment(**s) for s in data["segments"]]
+            segments = [Segment(**s) for s in data["segments"]]
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise OutputError(f"cannot resume: the work folder {self.folder} is unreadable "
                               f"({error}); run again without --resume") from error

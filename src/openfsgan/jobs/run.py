@@ -16,12 +16,7 @@ from typing import TYPE_CHECKING
 
 from openfsgan.errors import InvalidInputError
 from openfsgan.io.atomic import atomic_output
-from openfsgan.jobs.processors import (
-    _FrameProcessor,
-    _neural_processor,
-    _ReenactProcessor,
-    _SwapProcessor,
-)
+from openfsgan.jobs.processors import FrameProcessor, build_processor
 from openfsgan.jobs.request import (
     JobCancelled,
     JobOptions,
@@ -31,16 +26,15 @@ from openfsgan.jobs.request import (
     SwapRequest,
     check_request,
 )
-from openfsgan.jobs.resume import _Segment, _WorkState, concat_segments, request_fingerprint
+from openfsgan.jobs.resume import Segment, WorkState, concat_segments, request_fingerprint
 from openfsgan.jobs.sources import (
-    _cached_analysis,
-    _default_analyzer,
-    _frames_with_faces,
-    _reenact_source,
-    _target_selector,
-    load_source_appearance,
+    cached_analysis,
+    default_analyzer,
+    frames_with_faces,
+    target_selector,
 )
-from openfsgan.jobs.threads import _BackgroundWriter, _Prefetch
+from openfsgan.jobs.threads import BackgroundWriter, Prefetch
+from openfsgan.pipelines.config import SwapConfig
 from openfsgan.pipelines.select import FaceSelector, face_by_rank
 from openfsgan.types import BoundingBox, Face, FrameFaces, MediaInfo
 
@@ -59,7 +53,7 @@ def make_labeler(request: SwapRequest) -> OutputLabeler:
     from openfsgan.provenance.labeler import make_labeler as make_provenance_labeler
 
     if request.run_id is None and request.resume:
-        request = replace(request, run_id=_WorkState.saved_run_id(request.output))
+        request = replace(request, run_id=WorkState.saved_run_id(request.output))
     labeler: OutputLabeler = make_provenance_labeler(request)
     return labeler
 
@@ -87,9 +81,9 @@ def _relocked(selector: FaceSelector, frame_faces: FrameFaces, last_box: list[fl
         selector.locked_track = best.track_id
 
 
-def _run_video(request: SwapRequest, target_info: MediaInfo, processor: _FrameProcessor,
-               selector: FaceSelector, analyzer: FaceAnalyzer, labeler: OutputLabeler,
-               options: JobOptions, progress: Progress | None,
+def _run_video(request: SwapRequest, config: SwapConfig, target_info: MediaInfo,
+               processor: FrameProcessor, selector: FaceSelector, analyzer: FaceAnalyzer,
+               labeler: OutputLabeler, options: JobOptions, progress: Progress | None,
                cancel: threading.Event | None) -> tuple[int, int, int, int]:
     """Swap every frame of a video target, segment by segment; returns
     ``(frames_total, swapped, passed_through, resumed)``."""
@@ -98,11 +92,11 @@ def _run_video(request: SwapRequest, target_info: MediaInfo, processor: _FramePr
     total = target_info.frame_count
     if request.max_frames is not None:
         total = min(total, request.max_frames)
-    work = _WorkState.open(request.output, request_fingerprint(request, options), request.resume,
-                           labeler.run_id)
+    work = WorkState.open(request.output, request_fingerprint(request, config, options),
+                          request.resume, labeler.run_id, config)
     resumed = work.frames_done
     processor.load_state(work.processor_state)
-    cached = _cached_analysis(request.target, analyzer) if options.use_cache else None
+    cached = cached_analysis(request.target, analyzer) if options.use_cache else None
     width, height = processor.output_size or (target_info.width, target_info.height)
     relock = work.last_box if resumed and cached is None else None
     done = resumed
@@ -110,24 +104,27 @@ def _run_video(request: SwapRequest, target_info: MediaInfo, processor: _FramePr
         progress(done, total)
     # three stages overlap on the CPU cores: decode + analysis (a reader thread), the swap
     # (this thread), labelling + H.264 encoding (a writer thread per segment)
-    frames = _Prefetch(_frames_with_faces(request.target, resumed, analyzer, cached),
+    frames = Prefetch(frames_with_faces(request.target, resumed, analyzer, cached),
                        options.queue_frames)
     try:
         item = next(frames, None) if done < total else None
         while item is not None:
             _check_cancel(cancel)
             name = f"segment_{len(work.segments):05d}.mp4"
-            segment = _Segment(name, done, 0, 0, 0)
+            segment = Segment(name, done, 0, 0, 0)
             with VideoWriter(work.folder / name, target_info.fps, width, height,
                              crf=options.crf, preset=options.preset) as video_writer, \
-                    _BackgroundWriter(video_writer, labeler, options.queue_frames) as writer:
+                    BackgroundWriter(video_writer, labeler, options.queue_frames) as writer:
                 while item is not None and segment.frames < options.segment_frames:
                     frame, frame_faces = item
                     if relock is not None:
                         _relocked(selector, frame_faces, relock)
                         relock = None
                     face = selector.select(frame_faces, frame.rgb)
-                    writer.write(processor(frame.rgb, face), frame.index)
+                    result = processor(frame.rgb, face)
+                    if options.frame_observer is not None:
+                        options.frame_observer(frame.index, result.rgb, result.alpha)
+                    writer.write(result.rgb, frame.index)
                     segment.frames += 1
                     if face is not None:
                         segment.swapped += 1
@@ -157,8 +154,9 @@ def _run_video(request: SwapRequest, target_info: MediaInfo, processor: _FramePr
             sum(s.passed_through for s in work.segments), resumed)
 
 
-def _run_image(request: SwapRequest, processor: _FrameProcessor, selector: FaceSelector,
-               analyzer: FaceAnalyzer, labeler: OutputLabeler) -> tuple[int, int]:
+def _run_image(request: SwapRequest, processor: FrameProcessor, selector: FaceSelector,
+               analyzer: FaceAnalyzer, labeler: OutputLabeler,
+               options: JobOptions) -> tuple[int, int]:
     """Swap the one face of a photo target; returns ``(swapped, passed_through)``."""
     from openfsgan.io.media import read_image, write_image
 
@@ -168,7 +166,10 @@ def _run_image(request: SwapRequest, processor: _FrameProcessor, selector: FaceS
         face: Face | None = face_by_rank(frame_faces, request.target_face, "target photo")
     else:
         face = selector.select(frame_faces, rgb)
-    out = labeler.label_frame(processor(rgb, face), 0)
+    result = processor(rgb, face)
+    if options.frame_observer is not None:
+        options.frame_observer(0, result.rgb, result.alpha)
+    out = labeler.label_frame(result.rgb, 0)
     with atomic_output(request.output) as tmp:
         write_image(tmp, out)
         labeler.finalize(tmp, "image")
@@ -198,35 +199,23 @@ def run_swap(request: SwapRequest, progress: Progress | None = None,
     started = time.perf_counter()
     options = options or JobOptions()
     target_info, _ = check_request(request)
-    if request.identity_strength is not None:
-        options = replace(options, classic=replace(options.classic,
-                                                   identity_strength=request.identity_strength))
-    analyzer = analyzer or _default_analyzer()
+    analyzer = analyzer or default_analyzer()
     if labeler is None:
         labeler = make_labeler(request)  # with the watermark off it still tags and signs
     _check_cancel(cancel)
-    processor: _FrameProcessor
-    source_views = 1
-    if request.method == "neural":
-        processor, source_views = _neural_processor(request, analyzer, options,
-                                                    target_info.is_video)
-    elif request.mode == "swap":
-        source = load_source_appearance(request.source, request.source_face, analyzer,
-                                        options.classic, options.use_cache)
-        source_views = len(source.views)
-        processor = _SwapProcessor(source, options.classic, target_info.is_video)
-    else:
-        processor = _ReenactProcessor(_reenact_source(request, analyzer, options.reenact),
-                                      options.reenact)
-    selector = _target_selector(request, analyzer)
+    config = request.resolved_config()
+    processor, source_views = build_processor(request, config, analyzer, options,
+                                              target_info.is_video)
+    processor.with_alpha = options.frame_observer is not None
+    selector = target_selector(request, analyzer)
     if target_info.is_video:
         total, swapped, passed, resumed = _run_video(
-            request, target_info, processor, selector, analyzer, labeler, options, progress,
-            cancel)
+            request, config, target_info, processor, selector, analyzer, labeler, options,
+            progress, cancel)
         kind = "video"
     else:
         _check_cancel(cancel)
-        swapped, passed = _run_image(request, processor, selector, analyzer, labeler)
+        swapped, passed = _run_image(request, processor, selector, analyzer, labeler, options)
         total, resumed, kind = 1, 0, "image"
         if progress is not None:
             progress(1, 1)
@@ -236,7 +225,7 @@ def run_swap(request: SwapRequest, progress: Progress | None = None,
                          frames_passed_through=passed, seconds=seconds,
                          fps=processed / seconds if seconds > 0 else 0.0, media_kind=kind,
                          frames_resumed=resumed, source_views=source_views,
-                         method=request.method, mode=request.mode)
+                         method=request.method, mode=request.mode, config=config.to_dict())
     log.info("wrote %s: %d frames (%d swapped, %d unchanged) in %.1f s", request.output, total,
              swapped, passed, seconds)
     return summary

@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from openfsgan.errors import NoFaceError
-from openfsgan.jobs.request import SwapRequest, _list_photos
-from openfsgan.jobs.threads import _close
-from openfsgan.pipelines.classic import (
-    ClassicConfig,
+from openfsgan.jobs.request import SwapRequest, list_photos
+from openfsgan.jobs.threads import close_iterator
+from openfsgan.pipelines.appearance import (
     SourceAppearance,
     SourceView,
+    ViewGeometry,
     make_source_view,
     open_eyed,
     sharpness,
 )
-from openfsgan.pipelines.reenact import ReenactConfig, ReenactSource
 from openfsgan.pipelines.select import FaceSelector, face_by_rank
+from openfsgan.pipelines.stages import Reenactor, ReenactSource
 from openfsgan.types import Face, FrameFaces
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 # analysis
 
 
-def _default_analyzer() -> FaceAnalyzer:
+def default_analyzer() -> FaceAnalyzer:
     from openfsgan.face.analyzer import FaceAnalyzer
 
     return FaceAnalyzer()
@@ -55,7 +55,7 @@ def _analyse_video(path: Path, analyzer: FaceAnalyzer, use_cache: bool) -> list[
     return analyzer.analyze_video(path)
 
 
-def _cached_analysis(path: Path, analyzer: FaceAnalyzer) -> list[FrameFaces] | None:
+def cached_analysis(path: Path, analyzer: FaceAnalyzer) -> list[FrameFaces] | None:
     """A target's analysis from the cache, if it was analysed before (same track ids as the
     analysis the user picked faces from); never computes one."""
     from openfsgan.io.cache import AnalysisCache
@@ -67,7 +67,7 @@ def _cached_analysis(path: Path, analyzer: FaceAnalyzer) -> list[FrameFaces] | N
         return None
 
 
-def _frames_with_faces(path: Path, start: int, analyzer: FaceAnalyzer,
+def frames_with_faces(path: Path, start: int, analyzer: FaceAnalyzer,
                        cached: list[FrameFaces] | None
                        ) -> Iterator[tuple[VideoFrame, FrameFaces]]:
     """Decoded frames from ``start`` with their faces: from the cached analysis when there is
@@ -94,9 +94,9 @@ def _frames_with_faces(path: Path, start: int, analyzer: FaceAnalyzer,
             for faces in tracked:
                 yield pending.popleft(), faces
         finally:
-            _close(tracked)
+            close_iterator(tracked)
     finally:
-        _close(frames)
+        close_iterator(frames)
 
 
 def _describer() -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -105,7 +105,7 @@ def _describer() -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     return FaceDescriptor().describe
 
 
-def _target_selector(request: SwapRequest, analyzer: FaceAnalyzer) -> FaceSelector:
+def target_selector(request: SwapRequest, analyzer: FaceAnalyzer) -> FaceSelector:
     if request.target_reference is None:
         return FaceSelector(face_index=request.target_face)
     from openfsgan.io.media import read_image
@@ -122,9 +122,10 @@ def _target_selector(request: SwapRequest, analyzer: FaceAnalyzer) -> FaceSelect
 
 
 def load_source_appearance(path: Path, face_index: int | None, analyzer: FaceAnalyzer,
-                           config: ClassicConfig, use_cache: bool = True) -> SourceAppearance:
+                           config: ViewGeometry, use_cache: bool = True) -> SourceAppearance:
     """Every view of the chosen source face (photo, folder of photos or video), fused into an
-    appearance map.
+    appearance map; views are cut as ``config`` says (the reenactment stage's
+    :meth:`~openfsgan.pipelines.stages.Reenactor.view_geometry`).
 
     Near-duplicate poses keep their sharpest view. A video is read three times (analysis,
     sharpness, crops) so that only the kept views are ever held in memory.
@@ -136,7 +137,7 @@ def load_source_appearance(path: Path, face_index: int | None, analyzer: FaceAna
 
     views: list[SourceView] = []
     if path.is_dir():
-        for number, photo in enumerate(_list_photos(path)):
+        for number, photo in enumerate(list_photos(path)):
             faces = analyzer.analyze_image(read_image(photo))
             try:
                 face = face_by_rank(faces, face_index or 0, f"source photo {photo.name}")
@@ -160,7 +161,7 @@ def load_source_appearance(path: Path, face_index: int | None, analyzer: FaceAna
 
 
 def _video_source_appearance(path: Path, face_index: int | None, analyzer: FaceAnalyzer,
-                             config: ClassicConfig, use_cache: bool) -> SourceAppearance:
+                             config: ViewGeometry, use_cache: bool) -> SourceAppearance:
     from openfsgan.geometry.appearance_map import fuse_near_views, pose_points
     from openfsgan.io.media import iter_frames
 
@@ -195,22 +196,22 @@ def _video_source_appearance(path: Path, face_index: int | None, analyzer: FaceA
     return SourceAppearance.from_views(views, 0.0)
 
 
-def _reenact_source(request: SwapRequest, analyzer: FaceAnalyzer,
-                    config: ReenactConfig) -> ReenactSource:
+def reenact_source(request: SwapRequest, analyzer: FaceAnalyzer,
+                   reenactor: Reenactor) -> ReenactSource:
     """The face to animate: the chosen face of the source photo (or of the first source frame
-    or folder photo where it appears)."""
+    or folder photo where it appears), prepared by the reenactment stage."""
     from openfsgan.io.media import iter_frames, read_image
 
     if request.source.is_dir():
         candidates: Iterator[tuple[np.ndarray, FrameFaces]] = (
             (rgb, analyzer.analyze_image(rgb))
-            for rgb in (read_image(p) for p in _list_photos(request.source)))
+            for rgb in (read_image(p) for p in list_photos(request.source)))
     else:
         candidates = ((frame.rgb, analyzer.analyze_image(frame.rgb))
                       for frame in iter_frames(request.source))
     for rgb, faces in candidates:
         if len(faces.faces) > (request.source_face or 0):
             face = face_by_rank(faces, request.source_face or 0, "source")
-            return ReenactSource.prepare(rgb, face, config)
+            return reenactor.prepare(rgb, face)
     what = "no face" if request.source_face is None else f"no face number {request.source_face}"
     raise NoFaceError(f"{what} found in the source {request.source}")

@@ -20,14 +20,14 @@ from openfsgan.jobs.request import OutputLabeler
 _END = object()
 
 
-def _close(iterator: Any) -> None:
+def close_iterator(iterator: Any) -> None:
     """Close a generator (its ``finally`` blocks release decoders) when it has ``close``."""
     close = getattr(iterator, "close", None)
     if close is not None:
         close()
 
 
-class _Prefetch:
+class Prefetch:
     """Runs an iterator in a background thread, ``depth`` items ahead (decoding and face
     analysis release the GIL for most of their time, so they overlap with the swap).
 
@@ -60,10 +60,10 @@ class _Prefetch:
         except BaseException as error:  # handed to the consumer thread
             self._error = error
         finally:
-            _close(iterator)
+            close_iterator(iterator)
             self._put(_END)
 
-    def __iter__(self) -> _Prefetch:
+    def __iter__(self) -> Prefetch:
         return self
 
     def __next__(self) -> Any:
@@ -83,7 +83,7 @@ class _Prefetch:
         self._thread.join()
 
 
-class _BackgroundWriter:
+class BackgroundWriter:
     """Labels and encodes frames in a background thread (x264 releases the GIL), in order.
 
     ``write`` hands a frame over (blocking while ``depth`` frames wait); leaving the block
@@ -99,7 +99,7 @@ class _BackgroundWriter:
         self._abort = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="openfsgan-writer")
 
-    def __enter__(self) -> _BackgroundWriter:
+    def __enter__(self) -> BackgroundWriter:
         self._thread.start()
         return self
 

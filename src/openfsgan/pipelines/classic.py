@@ -1,51 +1,79 @@
-"""The classic path's configuration, source model and per-video state.
+"""The classic implementations of the method's stages: geometry instead of generators.
 
-The classic path is FSGAN's pipeline with every learned stage replaced by geometry: the source
-views of an appearance map are brought to the target's landmarks by a Delaunay mesh warp instead
-of the reenactment generator, and Poisson blending replaces the blending generator. It needs no
-weights and is the baseline the neural path must beat.
+* reenactment ``warp`` (:class:`MeshWarpReenactor`): the source views are brought to the target's
+  landmarks by a Delaunay mesh warp (landmarks + forehead + crop border) instead of G_r; in
+  reenact mode the source crop is warped onto the driven landmarks, and a mouth that opens
+  wider than the source's gets the driver's mouth interior;
+* segmentation ``landmarks`` (:class:`LandmarkSegmenter`): the landmark face mask, its forehead
+  and outline gated by skin likelihood, the target's open mouth kept;
+* inpainting ``none`` (:class:`NoInpainter`);
+* blending ``poisson`` (:class:`PoissonBlender`, robust multigrid Poisson or OpenCV's seamless
+  clone) and ``alpha`` (:class:`AlphaBlender`, the soft mask only).
 
-This module holds what :mod:`openfsgan.pipelines.swap` and :mod:`openfsgan.pipelines.reenact`
-share: :class:`ClassicConfig`, the source's views (:class:`SourceView`,
-:class:`SourceAppearance`) and the temporal state of a video (:class:`TemporalState`).
-No file I/O here (that lives in :mod:`openfsgan.jobs`).
+They need no weights; with all four the swap is the baseline the neural path must beat. No file
+I/O here (that lives in :mod:`openfsgan.jobs`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 import cv2
 import numpy as np
 
+from openfsgan.config import Config
 from openfsgan.errors import ConfigError
-from openfsgan.face.align import AlignTransform, estimate_alignment, transform_points, warp_to_crop
-from openfsgan.geometry.appearance_map import AppearanceMap, pose_points
-from openfsgan.geometry.color import ColorStats, ColorStatsSmoother
-from openfsgan.geometry.masks import MaskConfig, MaskSmoother
-from openfsgan.geometry.mesh_warp import MeshWarpConfig
-from openfsgan.pipelines.identity import DEFAULT_IDENTITY_STRENGTH, TrackIdentity, views_identity
-from openfsgan.types import EulerAngles, Face
+from openfsgan.face.align import (
+    AlignTransform,
+    estimate_alignment,
+    similarity_transform,
+    transform_points,
+    warp_to_crop,
+)
+from openfsgan.geometry.masks import (
+    MaskConfig,
+    border_window,
+    face_mask,
+    hard_face_mask,
+    inner_feather,
+    skin_likelihood,
+)
+from openfsgan.geometry.mesh_warp import MeshWarpConfig, extend_landmarks, face_mesh
+from openfsgan.geometry.poisson import poisson_blend
 
-BlendMethod = Literal["poisson", "seamless_clone", "alpha"]
-BLEND_METHODS: tuple[str, ...] = ("poisson", "seamless_clone", "alpha")
+# re-exported: these lived here before the shared steps got their own module
+from openfsgan.pipelines.appearance import (  # noqa: F401
+    SourceAppearance,
+    SourceView,
+    TemporalState,
+    ViewGeometry,
+    eye_openness,
+    make_source_view,
+    open_eyed,
+    sharpness,
+)
+from openfsgan.pipelines.reenact import ReenactConfig
+from openfsgan.pipelines.stages import Blend, CropImage, Reenacted, TargetCrop
+from openfsgan.types import Face
+
+PoissonSolver = Literal["multigrid", "opencv"]
+INNER_MOUTH = np.arange(60, 68)
+SHADING_TOLERANT_STD = (12.0, 2.0, 2.0)
+"""Floors of the Lab deviations of the skin model that decides which Poisson boundary pixels
+are trusted (L tolerant: lit and shaded skin alike; a, b strict: hair, background, lips)."""
 
 
 @dataclass(frozen=True)
-class ClassicConfig:
-    """Settings of the classic swap and reenactment.
+class ClassicConfig(Config):
+    """Settings of the classic stages.
 
     Attributes:
-        crop_size: side of the aligned face crop every stage works on (pixels).
+        crop_size: side of the aligned face crop the mesh warp (and with it every stage of a
+            swap) works on (pixels).
         margin: fraction of the crop around the 68-point template on each side.
         forehead_shift: fraction of the crop the face is moved down to fit the forehead.
-        min_view_distance_deg: appearance-map fusion radius on the (yaw, pitch) plane.
-        min_view_weight: views with a smaller barycentric weight are skipped (the others are
-            renormalised): a 2 % view is invisible but costs a full warp.
-        blend: ``"poisson"`` (own multigrid solver), ``"seamless_clone"`` (OpenCV) or
-            ``"alpha"`` (feathered mask only).
+        poisson_solver: ``"multigrid"`` (own robust solver) or ``"opencv"`` (seamless clone).
         poisson_cycles: multigrid V-cycles of the Poisson solve.
         boundary_clip: robust Poisson boundary (see :func:`openfsgan.geometry.poisson.
             poisson_blend`): outlying boundary differences (hair, glasses on the face's
@@ -60,208 +88,296 @@ class ClassicConfig:
             round an open mouth, source background) the robust median difference stands in,
             so no foreign colour is diffused into the face as a blotch. Applies with
             ``boundary_clip`` only (None means plain Poisson).
-        max_color_gain: bound of the contrast change of the colour correction (above ~1.2 the
-            shading of a softly lit source gets exaggerated).
-        color_momentum: temporal smoothing of the colour statistics on video (0 = none).
-        mask_momentum: temporal smoothing of the crop-space mask on video (0 = none).
+        paste_feather: feather inside the Poisson-blended region's edge when pasting back
+            (fraction of the crop; about 2 px at 256).
         mesh: mesh-warp settings (forehead, border points).
-        mask: face-mask settings.
-        identity_strength: share of the source's face shape in the geometry the source views
-            are warped to (0: the target's landmarks; 1: the source's shape under the target's
-            pose and expression, through the 3D morphable model; see
-            :mod:`openfsgan.pipelines.identity`).
+        mask: landmark face-mask settings.
     """
 
     crop_size: int = 256
     margin: float = 0.15
     forehead_shift: float = 0.06
-    min_view_distance_deg: float = 3.0
-    min_view_weight: float = 0.05
-    blend: BlendMethod = "poisson"
+    poisson_solver: PoissonSolver = "multigrid"
     poisson_cycles: int = 2
     boundary_clip: float | None = 2.5
     skin_gated_mask: bool = True
     skin_trusted_boundary: bool = True
-    max_color_gain: float = 1.2
-    color_momentum: float = 0.8
-    mask_momentum: float = 0.5
+    paste_feather: float = 0.008
     mesh: MeshWarpConfig = field(default_factory=MeshWarpConfig)
     mask: MaskConfig = field(default_factory=MaskConfig)
-    identity_strength: float = DEFAULT_IDENTITY_STRENGTH
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.identity_strength <= 1.0:
-            raise ConfigError(f"identity_strength must be in [0, 1], got "
-                              f"{self.identity_strength}")
         if not 64 <= self.crop_size <= 1024:
             raise ConfigError(f"crop_size must be in [64, 1024], got {self.crop_size}")
         if not 0.0 <= self.margin < 0.4:
             raise ConfigError(f"margin must be in [0, 0.4), got {self.margin}")
-        if self.blend not in BLEND_METHODS:
-            raise ConfigError(f"blend must be one of {', '.join(BLEND_METHODS)}, "
-                              f"got {self.blend!r}")
-        if not 0.0 <= self.min_view_weight < 1.0 / 3.0:
-            raise ConfigError("min_view_weight must be in [0, 1/3)")
+        if self.poisson_solver not in ("multigrid", "opencv"):
+            raise ConfigError(f"poisson_solver must be one of multigrid, opencv, "
+                              f"got {self.poisson_solver!r}")
         if self.poisson_cycles < 1:
             raise ConfigError("poisson_cycles must be >= 1")
         if self.boundary_clip is not None and self.boundary_clip <= 0:
             raise ConfigError("boundary_clip must be positive (or None)")
-        if not 1.0 <= self.max_color_gain <= 4.0:
-            raise ConfigError("max_color_gain must be in [1, 4]")
-        for name in ("color_momentum", "mask_momentum"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ConfigError(f"{name} must be in [0, 1)")
+        if not 0.0 <= self.paste_feather < 0.2:
+            raise ConfigError("paste_feather must be in [0, 0.2)")
 
     def align(self, landmarks: np.ndarray) -> AlignTransform:
         """The frame -> crop similarity of a face with these landmarks."""
         return estimate_alignment(landmarks, self.crop_size, self.margin, self.forehead_shift)
 
 
-@dataclass(frozen=True, eq=False)
-class SourceView:
-    """One view of the source face, aligned to the canonical crop.
+# -- reenactment: mesh warp ---------------------------------------------------------------------
 
-    Attributes:
-        crop: ``[S, S, 3]`` uint8 aligned crop.
-        landmarks: ``[68, 2]`` the face's landmarks in crop pixels.
-        pose: head pose of the view (degrees).
-        frame_index: where the view came from (frame of the source video, or photo number).
+
+def warp_views(views: list[tuple[SourceView, float]], target_points: np.ndarray, size: int,
+               mesh_config: MeshWarpConfig) -> np.ndarray:
+    """Mesh-warp each source view to the target landmarks and blend them barycentrically.
+
+    Args:
+        views: (view, weight) pairs from :meth:`SourceAppearance.select` (weights sum to 1),
+            cut at ``size``.
+        target_points: ``[68, 2]`` target landmarks in crop pixels.
+
+    Returns:
+        ``[S, S, 3]`` uint8.
     """
+    # one triangulation of the target for all views (the appearance map's up to 3 views)
+    mesh = face_mesh(target_points, (size, size), mesh_config)
+    if len(views) == 1:
+        view = views[0][0]
+        return mesh.warp(view.crop, extend_landmarks(view.landmarks, size, size, mesh_config))
+    total = np.zeros((size, size, 3), np.float32)
+    for view, weight in views:
+        warped = mesh.warp(view.crop, extend_landmarks(view.landmarks, size, size, mesh_config))
+        total += np.float32(weight) * warped
+    return np.clip(total + 0.5, 0, 255).astype(np.uint8)
 
+
+def mouth_opening(points: np.ndarray) -> float:
+    """Inner-lip gap (landmarks 61-63 vs 67-65) relative to the mouth width."""
+    gap = np.linalg.norm(points[[61, 62, 63]] - points[[67, 66, 65]], axis=1).mean()
+    width = float(np.linalg.norm(points[54] - points[48]))
+    return float(gap) / max(width, 1e-6)
+
+
+def _cavity_alpha(crop_shape: tuple[int, ...], source_points: np.ndarray,
+                  driven_points: np.ndarray) -> np.ndarray | None:
+    """``[S, S, 1]`` weight of the new mouth opening (None when the mouth opens no wider)."""
+    extra = mouth_opening(driven_points) - mouth_opening(source_points)
+    if extra <= 0.04:
+        return None
+    size = crop_shape[0]
+    cavity: np.ndarray = np.zeros(crop_shape[:2], np.float32)
+    cv2.fillPoly(cavity, [np.round(driven_points[INNER_MOUTH] * 16).astype(np.int32)], 1.0,
+                 lineType=cv2.LINE_AA, shift=4)
+    cavity = cv2.GaussianBlur(cavity, (0, 0), 0.006 * size)
+    return np.float32(min(1.0, extra / 0.12)) * cavity[..., None]
+
+
+def _lip_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    height, width = image.shape[:2]
+    xs = np.clip(np.round(points[48:60, 0]).astype(int), 0, width - 1)
+    ys = np.clip(np.round(points[48:60, 1]).astype(int), 0, height - 1)
+    return image[ys, xs].reshape(-1, 3).astype(np.float32).mean(axis=0)
+
+
+def fill_mouth_cavity(crop: np.ndarray, source_points: np.ndarray, driven_points: np.ndarray,
+                      driver_rgb: np.ndarray | None = None,
+                      driver_points: np.ndarray | None = None) -> np.ndarray:
+    """Fill the mouth where the driven mouth opens wider than the source's.
+
+    With the driver's frame and landmarks, the driver's own mouth interior (teeth, tongue) is
+    moved onto the driven inner-lip polygon by a similarity transform of the lips and relit by
+    the ratio of the two faces' lip brightness; otherwise the opening is painted a dark,
+    lip-tinted red.
+    """
+    alpha = _cavity_alpha(crop.shape, source_points, driven_points)
+    if alpha is None:
+        return crop
+    lips = _lip_colour(crop, driven_points)
+    if driver_rgb is not None and driver_points is not None:
+        size = crop.shape[0]
+        matrix = similarity_transform(driver_points[48:68], driven_points[48:68])
+        interior = cv2.warpAffine(driver_rgb, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        # relit by brightness only (lipstick must not tint the teeth)
+        gain = float(lips.mean()) / max(float(_lip_colour(driver_rgb, driver_points).mean()), 1.0)
+        interior *= np.float32(np.clip(gain, 0.5, 2.0))
+    else:
+        interior = np.broadcast_to(0.3 * lips, crop.shape)
+    out = crop.astype(np.float32) * (1.0 - alpha) + interior * alpha
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True, eq=False)
+class WarpReenactSource:
+    """The source photo prepared once for the mesh warp: its aligned crop (at the face's own
+    resolution) and landmarks in crop pixels."""
+
+    frame: np.ndarray
+    face: Face
+    transform: AlignTransform
     crop: np.ndarray
-    landmarks: np.ndarray
-    pose: EulerAngles
-    frame_index: int = 0
-
-
-def make_source_view(rgb: np.ndarray, face: Face, config: ClassicConfig,
-                     frame_index: int = 0) -> SourceView:
-    """Cut the aligned crop of ``face`` out of ``rgb`` ``[H, W, 3]``."""
-    transform = config.align(face.landmarks)
-    crop = warp_to_crop(rgb, transform)
-    crop.flags.writeable = False
-    return SourceView(crop, transform_points(face.landmarks, transform.matrix).astype(np.float32),
-                      face.pose, frame_index)
-
-
-def eye_openness(landmarks: np.ndarray) -> float:
-    """Mean eye aspect ratio of both eyes (lid gap over eye width; ~0.3 open, < 0.15 shut)."""
-    pts = np.asarray(landmarks, dtype=np.float64)
-    ratios = []
-    for eye in (pts[36:42], pts[42:48]):
-        gap = np.linalg.norm(eye[1] - eye[5]) + np.linalg.norm(eye[2] - eye[4])
-        ratios.append(gap / max(2.0 * float(np.linalg.norm(eye[0] - eye[3])), 1e-6))
-    return float(np.mean(ratios))
-
-
-def open_eyed(landmarks: list[np.ndarray] | np.ndarray, relative: float = 0.75) -> np.ndarray:
-    """Boolean per view: eyes at least ``relative`` times as open as the views' median.
-
-    Blinks make poor source views (averaged with open-eyed ones they leave ghost lids); the
-    threshold is relative because eye shapes differ between people.
-    """
-    openness = np.array([eye_openness(points) for points in landmarks])
-    if len(openness) == 0:
-        return np.zeros(0, dtype=bool)
-    return openness >= relative * float(np.median(openness))
-
-
-def sharpness(crop: np.ndarray) -> float:
-    """Variance of the Laplacian of the crop's grey levels (higher: sharper, less motion blur)."""
-    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
-    return float(cv2.Laplacian(grey, cv2.CV_32F).var())
-
-
-@dataclass(frozen=True, eq=False)
-class SourceAppearance:
-    """The source's appearance map: its views and their triangulated (yaw, pitch) positions."""
-
-    views: tuple[SourceView, ...]
-    appearance_map: AppearanceMap
+    points: np.ndarray
+    window: np.ndarray
 
     @staticmethod
-    def from_views(views: list[SourceView] | tuple[SourceView, ...],
-                   min_view_distance_deg: float = 3.0,
-                   priority: np.ndarray | None = None) -> SourceAppearance:
-        """Fuse near-duplicate views (keeping the highest ``priority``) and triangulate.
-
-        Only the kept views are stored.
-        """
-        if not views:
-            raise ValueError("a source needs at least one view")
-        points = pose_points(np.array([v.pose.yaw for v in views]),
-                             np.array([v.pose.pitch for v in views]))
-        full = AppearanceMap.from_poses(points, min_view_distance_deg, priority)
-        kept = tuple(views[i] for i in full.view_indices)
-        # rebuild on the kept views only, so ids index ``kept`` directly
-        amap = AppearanceMap.from_poses(points[full.view_indices], 0.0)
-        return SourceAppearance(kept, amap)
-
-    @cached_property
-    def identity(self) -> np.ndarray:
-        """``[Ki]`` the source's morphable-model identity, pooled over its views."""
-        size = self.views[0].crop.shape[0]
-        return views_identity([view.landmarks for view in self.views], size)
-
-    def select(self, pose: EulerAngles, min_weight: float = 0.0) -> list[tuple[SourceView, float]]:
-        """The views (at most 3) to blend for a target pose and their weights (sum 1)."""
-        ids, weights = self.appearance_map.barycentric_weights(np.array([pose.yaw, pose.pitch]))
-        merged: dict[int, float] = {}
-        for view_id, weight in zip(ids.tolist(), weights.tolist(), strict=True):
-            merged[view_id] = merged.get(view_id, 0.0) + weight
-        chosen = {i: w for i, w in merged.items() if w > min_weight}
-        if not chosen:
-            best = max(merged, key=lambda i: merged[i])
-            chosen = {best: 1.0}
-        total = sum(chosen.values())
-        return [(self.views[i], w / total) for i, w in sorted(chosen.items())]
+    def prepare(frame: np.ndarray, face: Face,
+                config: ReenactConfig | None = None) -> WarpReenactSource:
+        config = config or ReenactConfig()
+        # the crop size at which the face keeps its resolution (alignment scale 1)
+        probe = estimate_alignment(face.landmarks, 1000, config.margin, config.forehead_shift)
+        native = 1000.0 / max(probe.scale, 1e-6)
+        size = int(np.clip(8 * round(native / 8), 64, config.max_crop_size))
+        transform = estimate_alignment(face.landmarks, size, config.margin,
+                                       config.forehead_shift)
+        return WarpReenactSource(frame, face, transform, warp_to_crop(frame, transform),
+                                 transform_points(face.landmarks, transform.matrix),
+                                 border_window(size))
 
 
-class SmoothingSettings(Protocol):
-    """What :meth:`TemporalState.for_video` reads of a path's settings (classic or neural)."""
+class MeshWarpReenactor:
+    """Reenactment by Delaunay mesh warp (the classic stand-in for G_r)."""
 
-    @property
-    def color_momentum(self) -> float: ...
+    name = "warp"
 
-    @property
-    def mask_momentum(self) -> float: ...
+    def __init__(self, config: ClassicConfig | None = None,
+                 reenact: ReenactConfig | None = None) -> None:
+        self.config = config or ClassicConfig()
+        self.reenact_config = reenact or ReenactConfig()
+
+    def view_geometry(self, min_view_distance_deg: float) -> ViewGeometry:
+        return ViewGeometry(self.config.crop_size, self.config.margin,
+                            self.config.forehead_shift, min_view_distance_deg)
+
+    def crop_transform(self, landmarks: np.ndarray) -> AlignTransform:
+        return self.config.align(landmarks)
+
+    def reenact(self, views: list[tuple[SourceView, float]], geometry: np.ndarray,
+                target: TargetCrop) -> Reenacted:
+        image = warp_views(views, geometry, target.size, self.config.mesh)
+        # the warped source face covers the landmark hull of the geometry it was warped to
+        hull = hard_face_mask(geometry, (target.size, target.size)).astype(np.float32) / 255.0
+        return Reenacted(CropImage(rgb=image), hull)
+
+    def prepare(self, frame: np.ndarray, face: Face) -> WarpReenactSource:
+        return WarpReenactSource.prepare(frame, face, self.reenact_config)
+
+    def drive(self, source: object, driven: np.ndarray, driver_rgb: np.ndarray | None,
+              driver_landmarks: np.ndarray | None) -> np.ndarray:
+        assert isinstance(source, WarpReenactSource)
+        config = self.reenact_config
+        size = source.transform.crop_size
+        points = transform_points(np.asarray(driven, np.float64), source.transform.matrix)
+        mesh = face_mesh(points, (size, size), config.mesh)
+        warped = mesh.warp(source.crop, extend_landmarks(source.points, size, size, config.mesh))
+        if config.fill_mouth:
+            warped = fill_mouth_cavity(warped, source.points, points, driver_rgb,
+                                       None if driver_landmarks is None
+                                       else np.asarray(driver_landmarks, np.float64))
+        return warped
 
 
-@dataclass
-class TemporalState:
-    """What a video carries from frame to frame: smoothed colour statistics and mask.
+# -- segmentation: landmark mask ----------------------------------------------------------------
 
-    Reset when the swapped face changes (a new track): its statistics do not carry over.
+
+def swap_mask(target_points: np.ndarray, size: int, config: MaskConfig,
+              state: TemporalState | None = None,
+              forehead_gate: np.ndarray | None = None,
+              outline_gate: np.ndarray | None = None) -> np.ndarray:
+    """Soft ``[S, S]`` mask of the region the source face replaces.
+
+    The landmark face mask (forehead and outline bands gated, see
+    :func:`openfsgan.geometry.masks.face_mask`), minus the target's
+    open mouth (its teeth and tongue stay: a warped closed source mouth would be stretched
+    across the gap), kept off the crop's edge, smoothed over time on video.
     """
+    mask = face_mask(target_points, (size, size), config, forehead_gate, outline_gate)
+    if mouth_opening(target_points) > 0.08:
+        mouth: np.ndarray = np.zeros((size, size), np.float32)
+        cv2.fillPoly(mouth, [np.round(target_points[INNER_MOUTH] * 16).astype(np.int32)], 1.0,
+                     lineType=cv2.LINE_AA, shift=4)
+        sigma = 0.01 * size
+        mouth = cv2.GaussianBlur(mouth, (0, 0), sigma)
+        mask = mask * (1.0 - np.clip(mouth, 0.0, 1.0))
+    # never up to the crop's edge (a steep pitch can push the forehead there)
+    mask = mask * border_window(size, 0.06)
+    if state is not None:
+        mask = state.mask(mask)
+    return mask
 
-    color: ColorStatsSmoother
-    mask: MaskSmoother
-    track_id: int | None = None
-    identity: TrackIdentity = field(default_factory=TrackIdentity)
 
-    @staticmethod
-    def for_video(config: SmoothingSettings) -> TemporalState:
-        return TemporalState(ColorStatsSmoother(config.color_momentum),
-                             MaskSmoother(config.mask_momentum))
+class LandmarkSegmenter:
+    """The landmark face mask (the classic stand-in for G_s)."""
 
-    def follow(self, track_id: int) -> None:
-        """Reset the smoothers when the face being swapped changes."""
-        if track_id != self.track_id:
-            self.color.reset()
-            self.mask.reset()
-            self.track_id = track_id
+    name = "landmarks"
 
-    def to_dict(self) -> dict[str, Any]:
-        """The colour statistics (JSON-ready), so a resumed job continues smoothly."""
-        state = self.color.state
-        return {"track_id": self.track_id,
-                "color": None if state is None else [
-                    {"mean": s.mean.tolist(), "std": s.std.tolist()} for s in state]}
+    def __init__(self, config: ClassicConfig | None = None) -> None:
+        self.config = config or ClassicConfig()
 
-    def load_dict(self, data: dict[str, Any]) -> None:
-        self.track_id = data.get("track_id")
-        color = data.get("color")
-        if color:
-            source, target = (ColorStats(np.asarray(c["mean"]), np.asarray(c["std"]))
-                              for c in color)
-            self.color.state = (source, target)
+    def segment(self, target: TargetCrop, reenacted: Reenacted,
+                state: TemporalState | None) -> np.ndarray:
+        gate = None
+        if self.config.skin_gated_mask:
+            # where both faces show skin: the target's (hair, background and teeth are not)
+            # times the warped source's (a narrower source face brings its own background
+            # inside the jaw line)
+            gate = (skin_likelihood(target.image.lab, target.skin)
+                    * skin_likelihood(reenacted.image.lab, target.skin))
+        return swap_mask(target.points, target.size, self.config.mask, state, gate, gate)
+
+
+# -- inpainting: none ---------------------------------------------------------------------------
+
+
+class NoInpainter:
+    """No completion: the reenacted face as it is (the mask decides what is pasted)."""
+
+    name = "none"
+
+    def inpaint(self, reenacted: Reenacted, mask: np.ndarray, target: TargetCrop) -> CropImage:
+        return reenacted.image
+
+
+# -- blending: Poisson, alpha -------------------------------------------------------------------
+
+
+class PoissonBlender:
+    """Seamless (gradient-domain) blending of the face into the target crop."""
+
+    name = "poisson"
+
+    def __init__(self, config: ClassicConfig | None = None) -> None:
+        self.config = config or ClassicConfig()
+
+    def blend(self, face: CropImage, target: TargetCrop, mask: np.ndarray) -> Blend:
+        config = self.config
+        region = mask > 0.5
+        paste_mask = inner_feather(region, config.paste_feather * target.size)
+        if not region.any():
+            return Blend(target.image.rgb.copy(), paste_mask)
+        if config.poisson_solver == "opencv":
+            region_u8 = region.astype(np.uint8) * 255
+            x, y, w, h = cv2.boundingRect(region_u8)
+            # OpenCV writes into its inputs: hand it copies
+            return Blend(cv2.seamlessClone(face.rgb.copy(), target.image.rgb.copy(), region_u8,
+                                           (x + w // 2, y + h // 2), cv2.NORMAL_CLONE),
+                         paste_mask)
+        trust = None
+        if config.skin_trusted_boundary and config.boundary_clip is not None:
+            # the target's skin, lenient in lightness (shading is no reason to distrust the
+            # boundary, colour is). Source hair or background on the boundary stays trusted:
+            # the Poisson correction painting it over with the target's skin is what we want.
+            trust = skin_likelihood(target.image.lab, target.skin, min_std=SHADING_TOLERANT_STD)
+        blended = poisson_blend(face.rgb, target.image.rgb, region, cycles=config.poisson_cycles,
+                                boundary_clip=config.boundary_clip, boundary_trust=trust)
+        return Blend(blended, paste_mask)
+
+
+class AlphaBlender:
+    """The face pasted through the soft mask only (no colour correction at the seam)."""
+
+    name = "alpha"
+
+    def blend(self, face: CropImage, target: TargetCrop, mask: np.ndarray) -> Blend:
+        return Blend(face.rgb.copy(), np.asarray(mask, np.float32))

@@ -1,14 +1,17 @@
-"""Face swapping and reenactment with the trained generators: FSGAN's inference, stage by stage.
+"""The neural implementations of the method's stages: FSGAN's generators (Nirkin et al.,
+Sec. 3 and Fig. 2), run through ONNX Runtime (:class:`openfsgan.inference.NeuralModels`).
 
-``swap_frame`` follows Nirkin et al. (Sec. 3 and Fig. 2):
+* reenactment ``neural`` (:class:`GeneratorReenactor`): each appearance-map view is reenacted
+  to the target's geometry with G_r, iteratively through intermediate landmarks, and the views
+  blended with their barycentric weights; in reenact mode G_r drives the source photo;
+* segmentation ``neural`` (:class:`GeneratorSegmenter`): G_s's face class on the target crop,
+  kept within a dilation of the face hull;
+* inpainting ``neural`` (:class:`GeneratorInpainter`): G_c completes the reenacted face where
+  the target's face is not covered by it;
+* blending ``neural`` (:class:`GeneratorBlender`): G_b, trained towards the Poisson blend.
 
-    align the target face -> pick source views on the appearance map -> reenact each view to
-    the target's geometry with G_r, iteratively through intermediate landmarks -> barycentric
-    blend -> segment the target with G_s -> complete the missing face with G_c -> blend with
-    G_b -> paste back into the frame
-
-Two steps of ours sit between those stages, both there because the shipped generators are
-small and trained for hours on a CPU rather than days on a GPU:
+Two steps of ours sit inside the reenactment stage, both there because the shipped generators
+are small and trained for hours on a CPU rather than days on a GPU:
 
 * **landmark refinement** (:func:`refine_geometry`): G_r's result misses the target's
   landmarks by about 5 % of the eye distance; a mesh warp removes most of the miss;
@@ -16,9 +19,10 @@ small and trained for hours on a CPU rather than days on a GPU:
   G_r's motion at the size the face has in the frame, is put back into the result, so the face
   keeps its pores, lashes and hair strands instead of an upscaled 128-px blur.
 
-The generators run through ONNX Runtime (:class:`openfsgan.inference.NeuralModels`). Images are
-RGB uint8 ``[H, W, 3]`` at the edges and NCHW float32 in ``[-1, 1]`` for the networks. No file
-I/O.
+The generators work on their own crop (the training alignment at their resolution); handed the
+crop of another reenactment stage, a neural stage resamples it there and back
+(:class:`NetworkFrame`). Images are RGB uint8 ``[H, W, 3]`` at the edges and NCHW float32 in
+``[-1, 1]`` for the networks. No file I/O.
 """
 
 from __future__ import annotations
@@ -30,13 +34,13 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from openfsgan.config import Config
 from openfsgan.errors import ConfigError
 from openfsgan.face.align import (
     DEFAULT_FOREHEAD_SHIFT,
     DEFAULT_MARGIN,
     AlignTransform,
     estimate_alignment,
-    paste_back,
     rescale_points,
     transform_points,
     warp_to_crop,
@@ -44,22 +48,10 @@ from openfsgan.face.align import (
 from openfsgan.face.heatmaps import landmark_heatmaps
 from openfsgan.face.landmarks import LandmarkPredictor
 from openfsgan.face.pose import fit_landmarks_3d, interpolate_landmarks, solve_pose
-from openfsgan.geometry.color import ColorStatsSmoother, match_color_lab, rgb_to_lab
-from openfsgan.geometry.masks import (
-    border_window,
-    disk,
-    hard_face_mask,
-    inner_feather,
-    skin_region,
-)
+from openfsgan.geometry.masks import border_window, disk, hard_face_mask, inner_feather
 from openfsgan.geometry.mesh_warp import extend_landmarks, face_mesh
 from openfsgan.inference import NeuralModels
-from openfsgan.pipelines.classic import (
-    ClassicConfig,
-    SourceAppearance,
-    SourceView,
-    TemporalState,
-)
+from openfsgan.pipelines.appearance import SourceView, TemporalState, ViewGeometry
 from openfsgan.pipelines.detail import (
     DetailTrack,
     add_detail,
@@ -67,80 +59,69 @@ from openfsgan.pipelines.detail import (
     enlarge_maps,
     resize,
 )
-from openfsgan.pipelines.identity import DEFAULT_IDENTITY_STRENGTH, target_geometry
+from openfsgan.pipelines.stages import (
+    Blend,
+    CropImage,
+    Reenacted,
+    TargetCrop,
+    from_network,
+    to_network,
+)
 from openfsgan.types import BoundingBox, Face
+
+__all__ = [
+    "FACE_CLASS", "GeneratorBlender", "GeneratorInpainter", "GeneratorReenactor",
+    "GeneratorSegmenter", "NetworkFrame", "NeuralConfig", "NeuralReenactSource", "Reenactment",
+    "blend", "crop_face", "face_region", "from_network", "inpaint", "landmark_goal",
+    "reached_landmarks", "reenact", "reenact_views", "refine_geometry", "segment_face",
+    "softmax", "to_network",
+]
 
 FACE_CLASS = 1  # segmentation classes: background, face, hair
 
 
 @dataclass(frozen=True)
-class NeuralConfig:
-    """Settings of the neural path.
+class NeuralConfig(Config):
+    """Settings of the neural stages.
 
     Attributes:
         reenactment_steps: G_r applications from the source pose to the target's (FSGAN's
             iterative reenactment; 1 = direct).
-        min_view_weight: source views weighing less than this on the appearance map are skipped.
-        min_view_distance_deg: appearance-map views closer than this (yaw/pitch) are fused.
-        region_dilation: the face region G_s may claim, as a dilation of the face hull
-            (fraction of the crop): keeps stray segmentation far from the face out of the swap.
-        paste_feather: feather inside the pasted region's edge (fraction of the crop).
-        mask_momentum: temporal smoothing of the face mask on video (0 = none).
-        color_momentum: temporal smoothing of the colour statistics of the colour transfer on
-            video (0 = none).
-        colour_transfer: match the completed face's colour statistics (cheeks, nose, chin) to
-            the target's before G_b: the shipped G_b was trained on recolourings of up to
-            ±20 % and leaves larger skin-tone differences visible.
-        max_colour_gain: bound of the contrast change of that transfer.
-        fill_smoothing: Gaussian sigma (generator pixels) applied to what G_c paints
-            (:func:`inpaint`); 0 = as painted.
         detail_factor: largest enlargement of the generators' crop at which the detail layer
             is computed (source views are kept that much larger); the enlargement used for a
             face is the one that matches its size in the frame, 1 = no detail layer.
+        detail_cutoff: the detail layer carries the source's frequencies above this fraction
+            of the generators' crop size (0.5: above 64 px of a 128 px crop), and replaces the
+            result's own there wherever the result shows the (warped) source face: the
+            networks' outputs are softer than their inputs.
         refine_geometry: correct G_r's landmark misses with a mesh warp
             (:func:`refine_geometry`).
         landmark_tolerance: landmark misses are corrected down to this fraction of the eye
             distance (smaller ones are left: they carry the source's face shape).
         max_landmark_error: a larger mean landmark miss (fraction of the eye distance) is a
             failed detection or G_r failing outright, and is left uncorrected.
-        detail_cutoff: the detail layer carries the source's frequencies above this fraction
-            of the generators' crop size (0.5: above 64 px of a 128 px crop), and replaces the
-            result's own there wherever the result shows the (warped) source face: the
-            networks' outputs are softer than their inputs.
-        identity_strength: share of the source's face shape in the landmarks G_r is driven
-            to (0: the target's; 1: the source's shape under the target's pose and expression,
-            see :mod:`openfsgan.pipelines.identity`).
+        region_dilation: the face region G_s may claim, as a dilation of the face hull
+            (fraction of the crop): keeps stray segmentation far from the face out of the swap.
+        fill_smoothing: Gaussian sigma (generator pixels) applied to what G_c paints
+            (:func:`inpaint`); 0 = as painted.
+        paste_feather: feather inside G_b's pasted region's edge (fraction of the crop).
     """
 
     reenactment_steps: int = 2
-    min_view_weight: float = 0.05
-    min_view_distance_deg: float = 3.0
-    region_dilation: float = 0.04
-    paste_feather: float = 0.02
-    mask_momentum: float = 0.5
-    color_momentum: float = 0.8
-    colour_transfer: bool = True
-    max_colour_gain: float = 1.2
-    fill_smoothing: float = 1.0
     detail_factor: int = 3
     detail_cutoff: float = 0.5
     refine_geometry: bool = True
     landmark_tolerance: float = 0.03
     max_landmark_error: float = 0.15
-    identity_strength: float = DEFAULT_IDENTITY_STRENGTH
+    region_dilation: float = 0.04
+    fill_smoothing: float = 1.0
+    paste_feather: float = 0.02
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.identity_strength <= 1.0:
-            raise ConfigError(f"identity_strength must be in [0, 1], got "
-                              f"{self.identity_strength}")
         if not 1 <= self.reenactment_steps <= 8:
             raise ConfigError(f"reenactment_steps must be in [1, 8], got {self.reenactment_steps}")
-        if not 0.0 <= self.min_view_weight < 1.0 / 3.0:
-            raise ConfigError("min_view_weight must be in [0, 1/3)")
         if not 0.0 <= self.region_dilation < 0.2 or not 0.0 <= self.paste_feather < 0.2:
             raise ConfigError("region_dilation and paste_feather must be in [0, 0.2)")
-        if not 0.0 <= self.mask_momentum < 1.0 or not 0.0 <= self.color_momentum < 1.0:
-            raise ConfigError("mask_momentum and color_momentum must be in [0, 1)")
         if not 0.0 <= self.fill_smoothing <= 4.0:
             raise ConfigError(f"fill_smoothing must be in [0, 4], got {self.fill_smoothing}")
         if not 1 <= self.detail_factor <= 8:
@@ -150,27 +131,16 @@ class NeuralConfig:
         if not 0.125 <= self.detail_cutoff <= 1.0:
             raise ConfigError(f"detail_cutoff must be in [0.125, 1], got {self.detail_cutoff}")
 
-    def source_config(self, resolution: int) -> ClassicConfig:
-        """Crop settings of the source views: the alignment the generators were trained on
+    def source_config(self, resolution: int, min_view_distance_deg: float = 3.0
+                      ) -> ViewGeometry:
+        """How source views are cut for G_r: the alignment the generators were trained on
         (``openfsgan prepare``'s), ``detail_factor`` times their resolution (the networks get
         the views shrunk to theirs)."""
-        return ClassicConfig(crop_size=resolution * self.detail_factor, margin=DEFAULT_MARGIN,
-                             forehead_shift=DEFAULT_FOREHEAD_SHIFT,
-                             min_view_distance_deg=self.min_view_distance_deg,
-                             min_view_weight=self.min_view_weight)
+        return ViewGeometry(resolution * self.detail_factor, DEFAULT_MARGIN,
+                            DEFAULT_FOREHEAD_SHIFT, min_view_distance_deg)
 
 
 # -- conversions --------------------------------------------------------------------------------
-
-
-def to_network(rgb: np.ndarray) -> np.ndarray:
-    """``[S, S, 3]`` uint8 -> ``[1, 3, S, S]`` float32 in ``[-1, 1]``."""
-    return (rgb.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1.0).astype(np.float32)
-
-
-def from_network(image: np.ndarray) -> np.ndarray:
-    """``[1, 3, S, S]`` in ``[-1, 1]`` -> ``[S, S, 3]`` uint8."""
-    return np.clip((image[0].transpose(1, 2, 0) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -191,7 +161,7 @@ def crop_face(points: np.ndarray, size: int) -> Face:
                 fit.euler)
 
 
-# -- the stages ---------------------------------------------------------------------------------
+# -- the stage helpers ---------------------------------------------------------------------------
 
 
 class Reenactment(NamedTuple):
@@ -372,19 +342,6 @@ def inpaint(models: NeuralModels, reenacted: np.ndarray, reenacted_face: np.ndar
     return np.asarray(completed, np.float32)
 
 
-def match_colour(completed: np.ndarray, target_crop: np.ndarray, target_points: np.ndarray,
-                 max_gain: float, smoother: ColorStatsSmoother | None = None) -> np.ndarray:
-    """The completed face recoloured to the target's skin statistics (Lab mean/std on the
-    cheeks, nose and chin of the target geometry, smoothed over a video's frames by
-    ``smoother``); ``[1, 3, S, S]`` in ``[-1, 1]``."""
-    skin = skin_region(target_points, target_crop.shape[:2])
-    if not skin.any():
-        return completed
-    recoloured = match_color_lab(rgb_to_lab(from_network(completed)), rgb_to_lab(target_crop),
-                                 skin, smoother, max_gain)
-    return to_network(recoloured)
-
-
 def blend(models: NeuralModels, completed: np.ndarray, target: np.ndarray,
           mask: np.ndarray) -> np.ndarray:
     """G_b: the completed face blended into the target crop inside ``mask`` (trained towards
@@ -393,101 +350,61 @@ def blend(models: NeuralModels, completed: np.ndarray, target: np.ndarray,
     return blended
 
 
-@dataclass(frozen=True, eq=False)
-class NeuralCrop:
-    """The neural swap in crop space (for inspection and tests); images ``[s, s, 3]`` uint8 and
-    masks ``[s, s]`` float32 at the generators' size ``s``, except ``output`` and
-    ``output_mask``, the pasted result at the detail layer's size (``output_transform``'s)."""
-
-    transform: AlignTransform
-    target: np.ndarray
-    reenacted: np.ndarray
-    completed: np.ndarray
-    blended: np.ndarray
-    mask: np.ndarray
-    paste_mask: np.ndarray
-    output: np.ndarray
-    output_mask: np.ndarray
-    output_transform: AlignTransform
 
 
-def swap_crop(models: NeuralModels, frame: np.ndarray, target_face: Face,
-              source: SourceAppearance, config: NeuralConfig | None = None,
-              state: TemporalState | None = None) -> NeuralCrop:
-    """Every stage of the neural swap, in crop space (see :func:`swap_frame`)."""
-    config = config or NeuralConfig()
-    if state is not None:
-        state.follow(target_face.track_id)
-    size = models.resolution
-    transform = estimate_alignment(target_face.landmarks, size)
-    target_crop = warp_to_crop(frame, transform)
-    # the target's pose and expression with the source's face shape (3D morphable model):
-    # what every G_r step is driven to and what the refinement, region and colours follow
-    geometry = target_geometry(target_face,
-                               source.identity if config.identity_strength > 0 else None,
-                               config.identity_strength,
-                               state.identity if state is not None else None)
-    target_points = transform_points(geometry, transform.matrix)
-    target = crop_face(target_points, size)
-    target_image = to_network(target_crop)
-    # the detail layer's size: the face's size in the frame, at most what the views hold
-    largest = min(config.detail_factor, source.views[0].crop.shape[0] // size)
-    factor = detail_factor(transform, largest)
-    # appearance map: the (up to 3) source views around the target's pose, with weights
-    views = source.select(target_face.pose, config.min_view_weight)
-    cutoff = round(size * config.detail_cutoff)
-    done = reenact_views(models, views, target, config.reenactment_steps,
-                         size * factor if factor > 1 else 0, cutoff)
-    if config.refine_geometry:
-        done = refine_geometry(done, target_points, config.max_landmark_error,
-                               config.landmark_tolerance)
-    reenacted, reenacted_probs, detail = done
-    region = face_region(target_points, size, config.region_dilation)[None, None]
-    target_face_prob = segment_face(models, target_image) * region
-    if state is not None:  # video: damp the segmentation's flicker along the face edge
-        target_face_prob = state.mask(target_face_prob[0, 0])[None, None]
-    reenacted_face = reenacted_probs[:, FACE_CLASS:FACE_CLASS + 1]
-    completed = inpaint(models, reenacted, reenacted_face, target_face_prob,
-                        config.fill_smoothing)
-    if config.colour_transfer:
-        completed = match_colour(completed, target_crop, target_points, config.max_colour_gain,
-                                 None if state is None else state.color)
-    mask = (target_face_prob > 0.5).astype(np.float32)
-    blended = from_network(blend(models, completed, target_image, mask))
-    # feathered inside the blended region only: outside it the frame keeps its own (sharper)
-    # pixels, and the region's pixel-stepped edge never shows; never up to the crop's edge
-    paste_mask = (inner_feather(mask[0, 0] > 0.5, max(config.paste_feather * size, 0.5))
-                  * border_window(size, 0.06)).astype(np.float32)
-    if detail is None:
-        output, output_mask, output_transform = blended, paste_mask, transform
-    else:  # the source's detail where the result shows the reenacted source face
-        output = add_detail(blended, detail, reenacted_face[0, 0] * mask[0, 0], cutoff)
-        output_mask = resize(paste_mask, detail.shape[0])
-        output_transform = estimate_alignment(target_face.landmarks, detail.shape[0])
-    return NeuralCrop(transform, target_crop, from_network(reenacted), from_network(completed),
-                      blended, mask[0, 0], paste_mask, output, output_mask, output_transform)
+# -- the generators' own crop ---------------------------------------------------------------------
 
 
-def swap_frame(models: NeuralModels, frame: np.ndarray, target_face: Face,
-               source: SourceAppearance, config: NeuralConfig | None = None,
-               state: TemporalState | None = None) -> np.ndarray:
-    """Replace ``target_face`` in ``frame`` by the source identity with the trained generators.
+class NetworkFrame:
+    """A target in the generators' own crop (their training alignment at their resolution) and
+    the resampling between it and the crop the swap works in (none when the two coincide, as
+    with G_r's reenactment stage).
 
-    Args:
-        models: the four generators (:meth:`NeuralModels.load`).
-        frame: ``[H, W, 3]`` uint8 target frame (not modified).
-        target_face: the face to replace (landmarks and pose from the analyzer).
-        source: the source's appearance map, built with ``config.source_config(resolution)``.
-        config: neural-path settings.
-        state: temporal smoothing of a video's face mask and colour statistics
-            (``TemporalState.for_video(config)``; reset when the face's track changes); None
-            for a photo.
-
-    Returns:
-        ``[H, W, 3]`` uint8 swapped frame.
+    Attributes:
+        same: the swap's crop is the generators' own.
+        target: the target in the generators' crop.
+        points: ``[68, 2]`` the target's landmarks there.
     """
-    swapped = swap_crop(models, frame, target_face, source, config, state)
-    return paste_back(frame, swapped.output, swapped.output_mask, swapped.output_transform)
+
+    def __init__(self, target: TargetCrop, resolution: int) -> None:
+        own = estimate_alignment(target.face.landmarks, resolution)
+        self.size = resolution
+        self.crop_size = target.size
+        self.same = (own.crop_size == target.size
+                     and np.array_equal(own.matrix, target.transform.matrix))
+        self.matrix = own.matrix @ np.vstack([target.transform.inverse, [0.0, 0.0, 1.0]])
+        self.target = (target.image if self.same
+                       else CropImage(rgb=warp_to_crop(target.frame, own)))
+        self.points = (target.points if self.same
+                       else transform_points(target.face.landmarks, own.matrix))
+
+    def to_network_crop(self, image: np.ndarray) -> np.ndarray:
+        """``[S, S(, C)]`` in the swap's crop -> the generators' crop."""
+        if self.same:
+            return image
+        return cv2.warpAffine(image, self.matrix, (self.size, self.size), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+
+    def from_network_crop(self, image: np.ndarray) -> np.ndarray:
+        """The generators' crop -> the swap's crop (same dtype)."""
+        if self.same:
+            return image
+        return cv2.warpAffine(image, self.matrix, (self.crop_size, self.crop_size),
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
+
+
+def network_frame(target: TargetCrop, resolution: int) -> NetworkFrame:
+    """:class:`NetworkFrame` of ``target``, made once per target (every neural stage uses it)."""
+    key = f"network_frame_{resolution}"
+    if key not in target.memo:
+        target.memo[key] = NetworkFrame(target, resolution)
+    frame = target.memo[key]
+    assert isinstance(frame, NetworkFrame)
+    return frame
+
+
+# -- the stages -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, eq=False)
@@ -518,29 +435,130 @@ class NeuralReenactSource:
                                    border_window(transform.crop_size))
 
 
-def reenact_frame(models: NeuralModels, source: NeuralReenactSource,
-                  driven_landmarks: np.ndarray, config: NeuralConfig | None = None
-                  ) -> np.ndarray:
-    """The source frame with its face moved to ``driven_landmarks`` (frame pixels) by G_r.
+class GeneratorReenactor:
+    """Reenactment by G_r (iterative, landmark-refined, with the detail layer)."""
 
-    Returns:
-        ``[H, W, 3]`` uint8, the size of the source frame.
-    """
-    config = config or NeuralConfig()
-    size = models.resolution
-    driven = rescale_points(
-        transform_points(np.asarray(driven_landmarks, np.float64),
-                         source.transform.matrix).astype(np.float32),
-        source.transform.crop_size, size)
-    cutoff = round(size * config.detail_cutoff)
-    track = None if source.detail_crop is None else DetailTrack(source.detail_crop, cutoff)
-    done = reenact(models, source.image, source.crop_face, crop_face(driven, size),
-                   config.reenactment_steps, track)
-    if config.refine_geometry:
-        done = refine_geometry(done, driven, config.max_landmark_error,
-                               config.landmark_tolerance)
-    image, _, detail = done
-    result = from_network(image)
-    if detail is not None:
-        result = add_detail(result, detail, np.ones((size, size), np.float32), cutoff)
-    return paste_back(source.frame, result, source.window, source.transform)
+    name = "neural"
+
+    def __init__(self, models: NeuralModels, config: NeuralConfig | None = None) -> None:
+        self.models = models
+        self.config = config or NeuralConfig()
+
+    def view_geometry(self, min_view_distance_deg: float) -> ViewGeometry:
+        return self.config.source_config(self.models.resolution, min_view_distance_deg)
+
+    def crop_transform(self, landmarks: np.ndarray) -> AlignTransform:
+        return estimate_alignment(landmarks, self.models.resolution)
+
+    def _refined(self, done: Reenactment, wanted: np.ndarray) -> Reenactment:
+        if not self.config.refine_geometry:
+            return done
+        return refine_geometry(done, wanted, self.config.max_landmark_error,
+                               self.config.landmark_tolerance)
+
+    def reenact(self, views: list[tuple[SourceView, float]], geometry: np.ndarray,
+                target: TargetCrop) -> Reenacted:
+        config, size = self.config, self.models.resolution
+        # the detail layer's size: the face's size in the frame, at most what the views hold
+        largest = min(config.detail_factor, views[0][0].crop.shape[0] // size)
+        factor = detail_factor(target.transform, largest)
+        cutoff = round(size * config.detail_cutoff)
+        done = reenact_views(self.models, views, crop_face(geometry, size),
+                             config.reenactment_steps, size * factor if factor > 1 else 0, cutoff)
+        done = self._refined(done, geometry)
+        detail_transform = (None if done.detail is None else
+                            estimate_alignment(target.face.landmarks, done.detail.shape[0]))
+        return Reenacted(CropImage(network=done.image), done.probs[0, FACE_CLASS], done.detail,
+                         detail_transform, cutoff)
+
+    def prepare(self, frame: np.ndarray, face: Face) -> NeuralReenactSource:
+        return NeuralReenactSource.prepare(self.models, frame, face, self.config)
+
+    def drive(self, source: object, driven: np.ndarray, driver_rgb: np.ndarray | None,
+              driver_landmarks: np.ndarray | None) -> np.ndarray:
+        assert isinstance(source, NeuralReenactSource)
+        config, size = self.config, self.models.resolution
+        points = rescale_points(
+            transform_points(np.asarray(driven, np.float64),
+                             source.transform.matrix).astype(np.float32),
+            source.transform.crop_size, size)
+        cutoff = round(size * config.detail_cutoff)
+        track = None if source.detail_crop is None else DetailTrack(source.detail_crop, cutoff)
+        done = reenact(self.models, source.image, source.crop_face, crop_face(points, size),
+                       config.reenactment_steps, track)
+        image, _, detail = self._refined(done, points)
+        result = from_network(image)
+        if detail is not None:
+            result = add_detail(result, detail, np.ones((size, size), np.float32), cutoff)
+        return result
+
+
+class GeneratorSegmenter:
+    """G_s's face class on the target, within a dilation of the face hull."""
+
+    name = "neural"
+
+    def __init__(self, models: NeuralModels, config: NeuralConfig | None = None) -> None:
+        self.models = models
+        self.config = config or NeuralConfig()
+
+    def segment(self, target: TargetCrop, reenacted: Reenacted,
+                state: TemporalState | None) -> np.ndarray:
+        frame = network_frame(target, self.models.resolution)
+        region = face_region(frame.points, frame.size, self.config.region_dilation)[None, None]
+        face_prob = frame.from_network_crop((segment_face(self.models, frame.target.network)
+                                             * region)[0, 0])
+        if state is not None:  # video: damp the segmentation's flicker along the face edge
+            face_prob = state.mask(face_prob)
+        return face_prob
+
+
+class GeneratorInpainter:
+    """G_c fills what the target's face shows and the reenacted face does not."""
+
+    name = "neural"
+
+    def __init__(self, models: NeuralModels, config: NeuralConfig | None = None) -> None:
+        self.models = models
+        self.config = config or NeuralConfig()
+
+    def inpaint(self, reenacted: Reenacted, mask: np.ndarray, target: TargetCrop) -> CropImage:
+        frame = network_frame(target, self.models.resolution)
+        image = (reenacted.image.network if frame.same
+                 else to_network(frame.to_network_crop(reenacted.image.rgb)))
+        face = frame.to_network_crop(reenacted.face)
+        completed = inpaint(self.models, image, face[None, None],
+                            frame.to_network_crop(mask)[None, None], self.config.fill_smoothing)
+        if completed is image:  # nothing missing
+            return reenacted.image
+        if frame.same:
+            return CropImage(network=completed)
+        # only the hole comes back from the generators' (coarser) crop
+        hole = ((mask > 0.5) & (reenacted.face <= 0.5))[..., None]
+        filled = frame.from_network_crop(from_network(completed))
+        return CropImage(rgb=np.where(hole, filled, reenacted.image.rgb))
+
+
+class GeneratorBlender:
+    """G_b blends the face into the target inside the (hard) mask."""
+
+    name = "neural"
+
+    def __init__(self, models: NeuralModels, config: NeuralConfig | None = None) -> None:
+        self.models = models
+        self.config = config or NeuralConfig()
+
+    def blend(self, face: CropImage, target: TargetCrop, mask: np.ndarray) -> Blend:
+        frame = network_frame(target, self.models.resolution)
+        hard = (mask > 0.5).astype(np.float32)
+        face_image = face.network if frame.same else to_network(frame.to_network_crop(face.rgb))
+        net_mask = hard if frame.same else (frame.to_network_crop(hard) > 0.5).astype(np.float32)
+        blended = frame.from_network_crop(from_network(
+            blend(self.models, face_image, frame.target.network, net_mask[None, None])))
+        # feathered inside the blended region only: outside it the frame keeps its own
+        # (sharper) pixels, and the region's pixel-stepped edge never shows; never up to the
+        # crop's edge
+        size = target.size
+        paste_mask = (inner_feather(hard > 0.5, max(self.config.paste_feather * size, 0.5))
+                      * border_window(size, 0.06)).astype(np.float32)
+        return Blend(blended, paste_mask)

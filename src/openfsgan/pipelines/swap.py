@@ -1,11 +1,14 @@
-"""Face swapping on one frame, the classic path: the method's stages in order.
+"""Face swapping on one frame: FSGAN's inference (Nirkin et al., Sec. 3, Fig. 2), stage by stage.
 
-``swap_frame`` reads like FSGAN's inference (Nirkin et al., Sec. 3), with mesh warping standing
-in for the reenactment generator and Poisson blending for the blending generator:
+:func:`swap_crop` reads like the method; each stage is an implementation chosen per stage
+(:class:`openfsgan.pipelines.stages.SwapStages`), the steps between them are shared:
 
-    align the target face -> pick source views on the appearance map -> bring each to the
-    target's landmarks (mesh warp) -> barycentric blend -> colour-correct -> mask ->
-    Poisson-blend -> paste back into the frame
+    align the target face -> pick source views on the appearance map -> compute the target
+    geometry (the target's pose and expression, the source's face shape) -> move the target's
+    face outline onto it -> reenact the views to it (mesh warp | G_r) -> segment the target
+    (landmark mask | G_s) -> complete the face (none | G_c) -> transfer the target's skin
+    colour -> blend (Poisson | G_b | alpha) -> add the source's detail layer -> paste back
+    into the frame
 
 No file I/O; frames are RGB uint8 ``[H, W, 3]``.
 """
@@ -14,213 +17,201 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from openfsgan.face.align import AlignTransform, paste_back, transform_points, warp_to_crop
-from openfsgan.geometry.color import match_color_lab, rgb_to_lab
-from openfsgan.geometry.masks import (
-    border_window,
-    face_mask,
-    inner_feather,
-    skin_likelihood,
-    skin_region,
-)
-from openfsgan.geometry.mesh_warp import extend_landmarks, face_mesh
-from openfsgan.geometry.poisson import poisson_blend
-from openfsgan.pipelines.classic import (
-    ClassicConfig,
+from openfsgan.geometry.color import match_color_lab
+from openfsgan.pipelines.appearance import (
+    AppearanceConfig,
     SourceAppearance,
     SourceView,
     TemporalState,
 )
-from openfsgan.pipelines.identity import move_target_face, target_geometry
+from openfsgan.pipelines.detail import add_detail, resize
+from openfsgan.pipelines.identity import move_target_face
+from openfsgan.pipelines.identity import target_geometry as retarget
+from openfsgan.pipelines.stages import (
+    Blend,
+    CropImage,
+    Reenacted,
+    Reenactor,
+    SwapStages,
+    TargetCrop,
+)
 from openfsgan.types import Face
-
-INNER_MOUTH = np.arange(60, 68)
-SHADING_TOLERANT_STD = (12.0, 2.0, 2.0)
-"""Floors of the Lab deviations of the skin model that decides which Poisson boundary pixels
-are trusted (L tolerant: lit and shaded skin alike; a, b strict: hair, background, lips)."""
-PASTE_FEATHER_FRACTION = 0.008
-"""Feather of the pasted crop's edge, as a fraction of the crop (about 2 px at 256)."""
 
 
 @dataclass(frozen=True, eq=False)
 class SwappedCrop:
-    """The swap in crop space (for inspection and for the neural path's comparisons).
+    """Every stage's result, in crop space (for inspection and tests).
 
     Attributes:
         transform: frame -> crop alignment of the target face.
-        target: ``[S, S, 3]`` the target crop.
-        reenacted: ``[S, S, 3]`` the blended source views in the target's geometry.
-        recoloured: ``reenacted`` after colour correction.
-        blended: ``[S, S, 3]`` the final crop (equal to ``target`` outside the mask).
-        mask: ``[S, S]`` float32 soft face mask (where the source replaces the target).
-        paste_mask: ``[S, S]`` float32 alpha used for pasting back: for Poisson blending a thin
-            feather inside the blended region (outside it the frame keeps its own pixels).
-        frame: the frame the crop goes back into: the target frame, with its face outline
-            moved to the retargeted geometry (:func:`openfsgan.pipelines.identity.
-            move_target_face`) when the identity transfer changed it.
+        target_crop: the target in the crop the stages worked on.
+        reenactment: the reenactment stage's result.
+        completed_image: after inpainting; ``recoloured_image`` after the colour transfer.
+        blend: the blending stage's result.
+        mask: ``[S, S]`` float32 the segmentation stage's soft mask.
+        output, output_mask, output_transform: what is pasted into the frame (with the detail
+            layer, at its size), through which alpha, with which alignment.
     """
 
     transform: AlignTransform
-    target: np.ndarray
-    reenacted: np.ndarray
-    recoloured: np.ndarray
-    blended: np.ndarray
+    target_crop: TargetCrop
+    reenactment: Reenacted
+    completed_image: CropImage
+    recoloured_image: CropImage
+    blend: Blend
     mask: np.ndarray
-    paste_mask: np.ndarray
-    frame: np.ndarray
+    output: np.ndarray
+    output_mask: np.ndarray
+    output_transform: AlignTransform
+
+    @property
+    def target(self) -> np.ndarray:
+        return self.target_crop.image.rgb
+
+    @property
+    def reenacted(self) -> np.ndarray:
+        return self.reenactment.image.rgb
+
+    @property
+    def completed(self) -> np.ndarray:
+        return self.completed_image.rgb
+
+    @property
+    def recoloured(self) -> np.ndarray:
+        return self.recoloured_image.rgb
+
+    @property
+    def blended(self) -> np.ndarray:
+        return self.blend.image
+
+    @property
+    def paste_mask(self) -> np.ndarray:
+        return self.blend.paste_mask
 
 
-def reenact_views(views: list[tuple[SourceView, float]], target_points: np.ndarray,
-                  config: ClassicConfig) -> np.ndarray:
-    """Mesh-warp each source view to the target landmarks and blend them barycentrically.
+# -- the shared steps -----------------------------------------------------------------------------
 
-    Args:
-        views: (view, weight) pairs from :meth:`SourceAppearance.select` (weights sum to 1).
-        target_points: ``[68, 2]`` target landmarks in crop pixels.
 
-    Returns:
-        ``[S, S, 3]`` uint8.
+def align_target(frame: np.ndarray, face: Face, reenactor: Reenactor) -> TargetCrop:
+    """The target face cut out of ``frame`` in the reenactment stage's crop."""
+    transform = reenactor.crop_transform(face.landmarks)
+    return TargetCrop(frame, face, transform, CropImage(rgb=warp_to_crop(frame, transform)),
+                      transform_points(face.landmarks, transform.matrix))
+
+
+def select_views(source: SourceAppearance, target_face: Face,
+                 config: AppearanceConfig) -> list[tuple[SourceView, float]]:
+    """Appearance map: the (up to 3) source views around the target's pose, with weights."""
+    return source.select(target_face.pose, config.min_view_weight)
+
+
+def target_geometry(target: TargetCrop, source: SourceAppearance, config: AppearanceConfig,
+                    state: TemporalState | None = None) -> np.ndarray:
+    """The landmarks the reenactment stage brings the source to: ``[68, 2]`` crop pixels.
+
+    The target's pose and expression with the source's face shape: the target's landmarks
+    retargeted through the 3D morphable model by ``config.identity_strength`` (the source's
+    identity pooled over its views, the target's over its video track;
+    :func:`openfsgan.pipelines.identity.target_geometry`). Strength 0 gives FSGAN's original
+    geometry, the target's own landmarks. This is the one place that decides it, for the mesh
+    warp and every step of G_r's heatmaps alike.
     """
-    size = config.crop_size
-    # one triangulation of the target for all views (the appearance map's up to 3 views)
-    mesh = face_mesh(target_points, (size, size), config.mesh)
-    if len(views) == 1:
-        view = views[0][0]
-        return mesh.warp(view.crop, extend_landmarks(view.landmarks, size, size, config.mesh))
-    total = np.zeros((size, size, 3), np.float32)
-    for view, weight in views:
-        warped = mesh.warp(view.crop, extend_landmarks(view.landmarks, size, size, config.mesh))
-        total += np.float32(weight) * warped
-    return np.clip(total + 0.5, 0, 255).astype(np.uint8)
+    if config.identity_strength == 0.0:
+        return target.points
+    geometry = retarget(target.face, source.identity, config.identity_strength,
+                        None if state is None else state.identity)
+    return transform_points(geometry, target.transform.matrix).astype(np.float32)
 
 
-def mouth_opening(points: np.ndarray) -> float:
-    """Inner-lip gap (landmarks 61-63 vs 67-65) relative to the mouth width."""
-    gap = np.linalg.norm(points[[61, 62, 63]] - points[[67, 66, 65]], axis=1).mean()
-    width = float(np.linalg.norm(points[54] - points[48]))
-    return float(gap) / max(width, 1e-6)
+def move_target_outline(target: TargetCrop, geometry: np.ndarray) -> TargetCrop:
+    """The target with its own face outline moved onto ``geometry`` (crop pixels).
 
-
-def swap_mask(target_points: np.ndarray, config: ClassicConfig,
-              state: TemporalState | None = None,
-              forehead_gate: np.ndarray | None = None,
-              outline_gate: np.ndarray | None = None) -> np.ndarray:
-    """Soft ``[S, S]`` mask of the region the source face replaces.
-
-    The landmark face mask (forehead and outline bands gated, see
-    :func:`openfsgan.geometry.masks.face_mask`), minus the target's
-    open mouth (its teeth and tongue stay: a warped closed source mouth would be stretched
-    across the gap), kept off the crop's edge, smoothed over time on video.
+    Where the source's face is narrower, the target's jaw line, cheeks and the background
+    beside them follow the new outline in (none of the target's face is left outside the
+    swapped region); where it is wider they are pushed out and the segmented region grows with
+    it; an open mouth's interior follows the retargeted lips. The frame is displaced at its
+    own resolution (:func:`openfsgan.pipelines.identity.move_target_face`); the crop keeps its
+    alignment, and its landmarks become ``geometry``.
     """
-    size = config.crop_size
-    mask = face_mask(target_points, (size, size), config.mask, forehead_gate, outline_gate)
-    if mouth_opening(target_points) > 0.08:
-        mouth: np.ndarray = np.zeros((size, size), np.float32)
-        cv2.fillPoly(mouth, [np.round(target_points[INNER_MOUTH] * 16).astype(np.int32)], 1.0,
-                     lineType=cv2.LINE_AA, shift=4)
-        sigma = 0.01 * config.crop_size
-        mouth = cv2.GaussianBlur(mouth, (0, 0), sigma)
-        mask = mask * (1.0 - np.clip(mouth, 0.0, 1.0))
-    # never up to the crop's edge (a steep pitch can push the forehead there)
-    mask = mask * border_window(size, 0.06)
-    if state is not None:
-        mask = state.mask(mask)
-    return mask
+    if geometry is target.points:
+        return target
+    moved = move_target_face(target.frame, target.face.landmarks,
+                             transform_points(geometry, target.transform.inverse))
+    return TargetCrop(moved, target.face, target.transform,
+                      CropImage(rgb=warp_to_crop(moved, target.transform)), geometry)
 
 
-def blend_into_target(recoloured: np.ndarray, target_crop: np.ndarray, mask: np.ndarray,
-                      config: ClassicConfig,
-                      boundary_trust: np.ndarray | None = None) -> np.ndarray:
-    """Seamless blending of the swapped face into the target crop (Poisson by default).
+def transfer_color(face: CropImage, target: TargetCrop, config: AppearanceConfig,
+                   state: TemporalState | None) -> CropImage:
+    """The face recoloured to the target's skin statistics (Lab mean and deviation on the
+    cheeks, nose and chin of the target geometry, smoothed over a video's frames)."""
+    if not config.color_transfer or not target.skin.any():
+        return face
+    return CropImage(rgb=match_color_lab(face.lab, target.image.lab, target.skin,
+                                         None if state is None else state.color,
+                                         config.max_color_gain))
 
-    ``boundary_trust`` (``[S, S]`` in ``[0, 1]``, Poisson only): how far each boundary pixel's
-    colour difference may act (see :func:`openfsgan.geometry.poisson.poisson_blend`).
-    """
-    region = mask > 0.5
-    if not region.any():
-        return target_crop.copy()
-    if config.blend == "poisson":
-        return poisson_blend(recoloured, target_crop, region, cycles=config.poisson_cycles,
-                             boundary_clip=config.boundary_clip, boundary_trust=boundary_trust)
-    if config.blend == "seamless_clone":
-        region_u8 = region.astype(np.uint8) * 255
-        x, y, w, h = cv2.boundingRect(region_u8)
-        # OpenCV writes into its inputs: hand it copies
-        return cv2.seamlessClone(recoloured.copy(), target_crop.copy(), region_u8,
-                                 (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)
-    return recoloured.copy()
+
+def add_source_detail(blend: Blend, reenacted: Reenacted, mask: np.ndarray,
+                      transform: AlignTransform) -> tuple[np.ndarray, np.ndarray, AlignTransform]:
+    """What is pasted into the frame: the blended crop with the source's detail layer where the
+    result shows the reenacted source face (when the reenactment stage kept one), its alpha
+    and its alignment."""
+    if reenacted.detail is None or reenacted.detail_transform is None:
+        return blend.image, blend.paste_mask, transform
+    region = (mask > 0.5).astype(np.float32)
+    output = add_detail(blend.image, reenacted.detail, reenacted.face * region,
+                        reenacted.detail_cutoff)
+    return output, resize(blend.paste_mask, reenacted.detail.shape[0]), reenacted.detail_transform
+
+
+# -- the pipeline ---------------------------------------------------------------------------------
 
 
 def swap_crop(frame: np.ndarray, target_face: Face, source: SourceAppearance,
-              config: ClassicConfig | None = None,
+              stages: SwapStages, config: AppearanceConfig | None = None,
               state: TemporalState | None = None) -> SwappedCrop:
     """Every stage of the swap, in crop space (see :func:`swap_frame`)."""
-    config = config or ClassicConfig()
+    config = config or AppearanceConfig()
     if state is not None:
         state.follow(target_face.track_id)
-    # the target's pose and expression with the source's face shape (3D morphable model);
-    # the target's own face outline (jaw, cheeks, open mouth) is moved onto it
-    geometry = target_geometry(target_face,
-                               source.identity if config.identity_strength > 0 else None,
-                               config.identity_strength,
-                               state.identity if state is not None else None)
-    frame = move_target_face(frame, target_face.landmarks, geometry, config.mesh)
-    transform = config.align(target_face.landmarks)
-    target_crop = warp_to_crop(frame, transform)
-    target_points = transform_points(geometry, transform.matrix)
-    # appearance map: the (up to 3) source views around the target's pose, with weights
-    views = source.select(target_face.pose, config.min_view_weight)
-    reenacted = reenact_views(views, target_points, config)
-    # skin (cheeks, nose, chin) of the target geometry: colour statistics and skin models
-    skin = skin_region(target_points, target_crop.shape[:2])
-    target_lab, reenacted_lab = rgb_to_lab(target_crop), rgb_to_lab(reenacted)
-    # where both faces show skin: the target's (hair, background and teeth are not) times the
-    # warped source's (a narrower source face brings its own background inside the jaw line)
-    both_skin = skin_likelihood(target_lab, skin) * skin_likelihood(reenacted_lab, skin)
-    gate = both_skin if config.skin_gated_mask else None
-    # with the target's outline moved onto the source's (identity transfer), the warped
-    # source's jaw line is the target's: nothing foreign lies inside it, and the swapped
-    # region reaches it (only the forehead stays gated: hair)
-    outline_gate = None if geometry is not target_face.landmarks else gate
-    mask = swap_mask(target_points, config, state, gate, outline_gate)
-    if skin.any():
-        recoloured = match_color_lab(reenacted_lab, target_lab, skin,
-                                     state.color if state is not None else None,
-                                     config.max_color_gain)
-    else:
-        recoloured = reenacted
-    trust = None
-    if config.skin_trusted_boundary and config.boundary_clip is not None:
-        # the target's skin, lenient in lightness (shading is no reason to distrust the
-        # boundary, colour is). Source hair or background on the boundary stays trusted: the
-        # Poisson correction painting it over with the target's skin is what we want there.
-        trust = skin_likelihood(target_lab, skin, min_std=SHADING_TOLERANT_STD)
-    blended = blend_into_target(recoloured, target_crop, mask, config, trust)
-    if config.blend == "alpha":
-        paste_mask = mask
-    else:
-        paste_mask = inner_feather(mask > 0.5, PASTE_FEATHER_FRACTION * config.crop_size)
-    return SwappedCrop(transform, target_crop, reenacted, recoloured, blended, mask, paste_mask,
-                       frame)
+    target = align_target(frame, target_face, stages.reenactor)
+    views = select_views(source, target_face, config)
+    geometry = target_geometry(target, source, config, state)
+    target = move_target_outline(target, geometry)
+    reenacted = stages.reenactor.reenact(views, geometry, target)
+    mask = stages.segmenter.segment(target, reenacted, state)
+    completed = stages.inpainter.inpaint(reenacted, mask, target)
+    recoloured = transfer_color(completed, target, config, state)
+    blend = stages.blender.blend(recoloured, target, mask)
+    output, output_mask, output_transform = add_source_detail(blend, reenacted, mask,
+                                                              target.transform)
+    return SwappedCrop(target.transform, target, reenacted, completed, recoloured, blend, mask,
+                       output, output_mask, output_transform)
 
 
 def swap_frame(frame: np.ndarray, target_face: Face, source: SourceAppearance,
-               config: ClassicConfig | None = None,
+               stages: SwapStages, config: AppearanceConfig | None = None,
                state: TemporalState | None = None) -> np.ndarray:
     """Replace ``target_face`` in ``frame`` by the source identity.
 
     Args:
         frame: ``[H, W, 3]`` uint8 target frame (not modified).
         target_face: the face to replace (landmarks and pose from the analyzer).
-        source: the source's appearance map (:meth:`SourceAppearance.from_views`).
-        config: classic-path settings (default: :class:`ClassicConfig`).
-        state: temporal state of a video (smoothed colour and mask); None for a photo.
+        source: the source's appearance map (:meth:`SourceAppearance.from_views`), its views
+            cut as ``stages.reenactor.view_geometry`` says.
+        stages: one implementation per stage (:func:`openfsgan.pipelines.config.build_stages`).
+        config: settings of the shared steps (view selection, colour transfer).
+        state: temporal state of a video (smoothed colour and mask; reset when the face's
+            track changes); None for a photo.
 
     Returns:
         ``[H, W, 3]`` uint8 swapped frame.
     """
-    swapped = swap_crop(frame, target_face, source, config, state)
-    return paste_back(swapped.frame, swapped.blended, swapped.paste_mask, swapped.transform)
+    swapped = swap_crop(frame, target_face, source, stages, config, state)
+    # into the frame whose face outline the geometry moved (the frame itself at strength 0)
+    return paste_back(swapped.target_crop.frame, swapped.output, swapped.output_mask,
+                      swapped.output_transform)
