@@ -292,6 +292,7 @@ class IdentityPool:
         size = self.model.identity_size
         self._hessian = np.zeros((size, size))
         self._gradient = np.zeros(size)
+        self._residual = np.zeros((NUM_LANDMARKS, 3))
         self.count = 0
 
     def add(self, face: Face) -> None:
@@ -307,7 +308,21 @@ class IdentityPool:
         hessian, gradient = _identity_evidence(normal, self.config)
         self._hessian += hessian
         self._gradient += gradient
+        # what the model leaves unexplained, in the face frame (observed in the image plane;
+        # zero along the viewing ray)
+        projected = own.scale * (shape @ own.rotation.T)[:, :2] + own.offset
+        in_view = np.zeros((NUM_LANDMARKS, 3))
+        in_view[:, :2] = (points - projected) / own.scale
+        self._residual += in_view @ own.rotation
         self.count += 1
+
+    def residual(self) -> np.ndarray:
+        """``[68, 3]`` mean of what the fitted model left unexplained (face frame, template
+        units): the person's shape beyond the identity basis, plus what expression the
+        expression basis missed, averaged over the faces added."""
+        if self.count == 0:
+            return np.zeros((NUM_LANDMARKS, 3))
+        return self._residual / self.count
 
     def identity(self) -> np.ndarray:
         """``[Ki]`` MAP identity of the faces added so far (zeros before any)."""
@@ -365,17 +380,21 @@ def pooled_identity(faces: list[Face], model: MorphableModel | None = None,
 
 
 def identity_offset(target: Face, target_identity: np.ndarray, source_identity: np.ndarray,
-                    strength: float, model: MorphableModel | None = None) -> np.ndarray:
+                    strength: float, model: MorphableModel | None = None,
+                    detail: np.ndarray | None = None) -> np.ndarray:
     """``[68, 2]`` pixel displacement that gives ``target`` the source's face shape.
 
     The 3D change ``identity_basis @ (strength * (source - target))`` under the target's
     rotation and scale, projected (orthographically, like :func:`openfsgan.face.pose.
-    project_landmarks`); centred, so the face does not move.
+    project_landmarks`); centred, so the face does not move. ``detail`` ``[68, 3]``: a
+    further shape difference (face frame, template units) moved by the same ``strength``.
     """
     model = model or default_model()
     rotation = _face_rotation(target)
     delta = model.identity_basis @ (float(strength) * (np.asarray(source_identity, np.float64)
                                                        - np.asarray(target_identity, np.float64)))
+    if detail is not None:
+        delta = delta + float(strength) * np.asarray(detail, np.float64)
     scale, _ = fit_scale_and_offset(target.landmarks.astype(np.float64),
                                     model.mean @ rotation.T)
     moved = scale * (delta @ rotation.T)[:, :2]
@@ -383,7 +402,8 @@ def identity_offset(target: Face, target_identity: np.ndarray, source_identity: 
 
 
 def retarget_landmarks(target: Face, target_identity: np.ndarray, source_identity: np.ndarray,
-                       strength: float, model: MorphableModel | None = None) -> np.ndarray:
+                       strength: float, model: MorphableModel | None = None,
+                       detail: np.ndarray | None = None) -> np.ndarray:
     """The target's landmarks ``[68, 2]`` (pixels) with the source's face shape.
 
     ``strength`` 0 returns the target's landmarks unchanged, 1 the source's identity under the
@@ -394,5 +414,5 @@ def retarget_landmarks(target: Face, target_identity: np.ndarray, source_identit
     points = target.landmarks.astype(np.float64)
     if strength == 0.0:
         return target.landmarks.astype(np.float32)
-    offset = identity_offset(target, target_identity, source_identity, strength, model)
+    offset = identity_offset(target, target_identity, source_identity, strength, model, detail)
     return (points + offset).astype(np.float32)

@@ -63,7 +63,9 @@ class SwapProcessor:
         if face is None:
             return FrameResult(rgb)
         swapped = swap_crop(rgb, face, self.source, self.stages, self.config, self.state)
-        frame = paste_back(rgb, swapped.output, swapped.output_mask, swapped.output_transform)
+        # into the target frame as the swap left it (glasses painted out, face outline moved)
+        frame = paste_back(swapped.target_crop.frame, swapped.output, swapped.output_mask,
+                           swapped.output_transform)
         alpha = (paste_alpha(swapped.output_mask, swapped.output_transform, rgb.shape)
                  if self.with_alpha else None)
         return FrameResult(frame, alpha)

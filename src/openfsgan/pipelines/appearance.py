@@ -31,6 +31,7 @@ from openfsgan.geometry.color import ColorStats, ColorStatsSmoother
 from openfsgan.geometry.masks import MaskSmoother
 from openfsgan.pipelines.identity import (
     DEFAULT_IDENTITY_STRENGTH,
+    PersonShape,
     TrackIdentity,
     views_identity,
 )
@@ -56,6 +57,8 @@ class AppearanceConfig(Config):
             landmarks (FSGAN's original swap), 1 gives the source's eye spacing, nose, mouth
             and jaw under the target's pose and expression (3D morphable model,
             :mod:`openfsgan.pipelines.identity`).
+        remove_glasses: paint a target's glasses out before the swap
+            (:mod:`openfsgan.pipelines.occluders`) instead of leaving half a frame.
     """
 
     min_view_distance_deg: float = 3.0
@@ -65,6 +68,7 @@ class AppearanceConfig(Config):
     color_momentum: float = 0.8
     mask_momentum: float = 0.5
     identity_strength: float = DEFAULT_IDENTITY_STRENGTH
+    remove_glasses: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.identity_strength <= 1.0:
@@ -190,8 +194,8 @@ class SourceAppearance:
         return SourceAppearance(kept, amap)
 
     @cached_property
-    def identity(self) -> np.ndarray:
-        """``[Ki]`` the source's morphable-model identity, pooled over its views."""
+    def identity(self) -> PersonShape:
+        """The source's face shape (morphable-model identity), pooled over its views."""
         size = self.views[0].crop.shape[0]
         return views_identity([view.landmarks for view in self.views], size)
 

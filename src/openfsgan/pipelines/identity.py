@@ -12,6 +12,7 @@ Shared by the classic and the neural path; no file I/O.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,11 +36,33 @@ DEFAULT_IDENTITY_STRENGTH = 1.0
 """Default share of the source's face shape (0: the target's geometry, 1: the source's);
 measured on the held-out pairs, see the README's "Identity transfer" section."""
 
+TRANSFER_RESIDUAL = True
+"""Transfer, with the identity coefficients, the pooled part of each person's shape the model
+leaves unexplained (the identity basis's 16 directions hold ~70 % of the between-person
+variance; the rest would stay the target's)."""
+
+
+@dataclass(frozen=True, eq=False)
+class PersonShape:
+    """One person's face shape: morphable-model identity and the pooled residual.
+
+    Attributes:
+        identity: ``[Ki]`` identity coefficients.
+        residual: ``[68, 3]`` mean unexplained shape (face frame, template units).
+    """
+
+    identity: np.ndarray
+    residual: np.ndarray
+
+    @staticmethod
+    def of(pool: IdentityPool) -> PersonShape:
+        return PersonShape(pool.identity(), pool.residual())
+
 
 def views_identity(landmarks: Sequence[np.ndarray], crop_size: int,
                    model: MorphableModel | None = None,
-                   config: FitConfig | None = None) -> np.ndarray:
-    """``[Ki]`` identity of one person from aligned views (landmarks in crop pixels).
+                   config: FitConfig | None = None) -> PersonShape:
+    """One person's shape from aligned views (landmarks in crop pixels).
 
     The pose of each view is solved in its crop: the alignment removed the roll of the frame,
     and the shape (what identity is) does not change under that similarity.
@@ -48,11 +71,11 @@ def views_identity(landmarks: Sequence[np.ndarray], crop_size: int,
     for points in landmarks:
         points64 = np.asarray(points, np.float64)
         pool.add_landmarks(points64, solve_pose(points64, crop_size, crop_size).rotation)
-    return pool.identity()
+    return PersonShape.of(pool)
 
 
 class TrackIdentity:
-    """The running identity of the target face of a video (one pool, reset per track)."""
+    """The running shape of the target face of a video (one pool, reset per track)."""
 
     def __init__(self, model: MorphableModel | None = None,
                  config: FitConfig | None = None) -> None:
@@ -61,36 +84,37 @@ class TrackIdentity:
         self.track_id: int | None = None
         self.pool = IdentityPool(self.model, config)
 
-    def update(self, face: Face) -> np.ndarray:
-        """Pool ``face`` (a new track starts a new pool); the identity so far."""
+    def update(self, face: Face) -> PersonShape:
+        """Pool ``face`` (a new track starts a new pool); the shape so far."""
         if face.track_id != self.track_id:
             self.pool = IdentityPool(self.model, self.config)
             self.track_id = face.track_id
         self.pool.add(face)
-        return self.pool.identity()
+        return PersonShape.of(self.pool)
 
 
-def target_geometry(target: Face, source_identity: np.ndarray | None, strength: float,
+def target_geometry(target: Face, source: PersonShape | None, strength: float,
                     track: TrackIdentity | None = None) -> np.ndarray:
     """The landmarks ``[68, 2]`` (frame pixels) the source views are brought to.
 
     Args:
         target: the target face on this frame.
-        source_identity: the source's pooled identity (None: no transfer).
+        source: the source's pooled shape (None: no transfer).
         strength: share of the source's face shape in ``[0, 1]``; 0 returns the target's own
             landmarks.
-        track: the target track's running identity on video (None: this face alone).
+        track: the target track's running shape on video (None: this face alone).
     """
-    if source_identity is None or strength == 0.0:
+    if source is None or strength == 0.0:
         return target.landmarks
     model = track.model if track is not None else default_model()
     if track is not None:
-        target_identity = track.update(target)
+        own = track.update(target)
     else:
         pool = IdentityPool(model)
         pool.add(target)
-        target_identity = pool.identity()
-    return retarget_landmarks(target, target_identity, source_identity, strength, model)
+        own = PersonShape.of(pool)
+    detail = source.residual - own.residual if TRANSFER_RESIDUAL else None
+    return retarget_landmarks(target, own.identity, source.identity, strength, model, detail)
 
 
 def move_target_face(frame: np.ndarray, target_points: np.ndarray, geometry: np.ndarray,

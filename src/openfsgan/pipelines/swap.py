@@ -3,12 +3,12 @@
 :func:`swap_crop` reads like the method; each stage is an implementation chosen per stage
 (:class:`openfsgan.pipelines.stages.SwapStages`), the steps between them are shared:
 
-    align the target face -> pick source views on the appearance map -> compute the target
-    geometry (the target's pose and expression, the source's face shape) -> move the target's
-    face outline onto it -> reenact the views to it (mesh warp | G_r) -> segment the target
-    (landmark mask | G_s) -> complete the face (none | G_c) -> transfer the target's skin
-    colour -> blend (Poisson | G_b | alpha) -> add the source's detail layer -> paste back
-    into the frame
+    align the target face (its glasses painted out) -> pick source views on the appearance
+    map -> compute the target geometry (the target's pose and expression, the source's face
+    shape) -> move the target's face outline onto it -> reenact the views to it (mesh warp |
+    G_r) -> segment the target (landmark mask | G_s) -> complete the face (none | G_c) ->
+    transfer the target's skin colour -> blend (Poisson | G_b | alpha) -> add the source's
+    detail layer -> paste back into the frame
 
 No file I/O; frames are RGB uint8 ``[H, W, 3]``.
 """
@@ -30,6 +30,7 @@ from openfsgan.pipelines.appearance import (
 from openfsgan.pipelines.detail import add_detail, resize
 from openfsgan.pipelines.identity import move_target_face
 from openfsgan.pipelines.identity import target_geometry as retarget
+from openfsgan.pipelines.occluders import remove_glasses
 from openfsgan.pipelines.stages import (
     Blend,
     CropImage,
@@ -126,6 +127,19 @@ def target_geometry(target: TargetCrop, source: SourceAppearance, config: Appear
     return transform_points(geometry, target.transform.matrix).astype(np.float32)
 
 
+def remove_target_glasses(target: TargetCrop, config: AppearanceConfig) -> TargetCrop:
+    """The target with its glasses painted out of the frame (:mod:`openfsgan.pipelines.
+    occluders`): the source's eyes then replace the target's whole, never behind half a frame.
+    The target itself when it wears none (or the step is off)."""
+    if not config.remove_glasses:
+        return target
+    frame = remove_glasses(target.frame, target.image.rgb, target.points, target.transform)
+    if frame is target.frame:
+        return target
+    return TargetCrop(frame, target.face, target.transform,
+                      CropImage(rgb=warp_to_crop(frame, target.transform)), target.points)
+
+
 def move_target_outline(target: TargetCrop, geometry: np.ndarray) -> TargetCrop:
     """The target with its own face outline moved onto ``geometry`` (crop pixels).
 
@@ -178,7 +192,7 @@ def swap_crop(frame: np.ndarray, target_face: Face, source: SourceAppearance,
     config = config or AppearanceConfig()
     if state is not None:
         state.follow(target_face.track_id)
-    target = align_target(frame, target_face, stages.reenactor)
+    target = remove_target_glasses(align_target(frame, target_face, stages.reenactor), config)
     views = select_views(source, target_face, config)
     geometry = target_geometry(target, source, config, state)
     target = move_target_outline(target, geometry)
