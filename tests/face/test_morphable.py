@@ -185,3 +185,23 @@ def test_pool_caps_the_evidence_of_many_frames(model):
         capped.add(face)
     assert np.allclose(capped.identity(), few.identity())
     assert not np.allclose(many.identity(), few.identity())
+
+
+def test_the_pool_keeps_what_the_model_cannot_explain(model):
+    identity, _ = random_coefficients(model, 9)
+    plain = model.shape(identity)
+    # a deformation outside both bases: the nose tip and the chin pulled apart vertically
+    extra = np.zeros((68, 3))
+    extra[30, 1], extra[8, 1] = -4.0, 4.0
+    basis = np.concatenate([model.identity_basis, model.expression_basis], axis=2)
+    flat = basis.reshape(-1, basis.shape[2])
+    extra = (extra.reshape(-1) - flat @ (flat.T @ extra.reshape(-1))).reshape(68, 3)
+    for shape, expected in ((plain, np.zeros((68, 3))), (plain + extra, extra)):
+        pool = IdentityPool(model)
+        for pose in POSES[:3]:
+            pool.add(make_face(posed(shape, pose)))
+        residual = pool.residual()
+        if not expected.any():
+            assert shape_rms(residual, expected) < 0.5
+        else:  # observed in the image plane: most of it, in the right direction
+            assert float((residual * expected).sum()) > 0.5 * float((expected**2).sum())
