@@ -103,7 +103,7 @@ STEPS = ("geometry_refinement", "detail_layer")
 def _timed_steps(timer: Timer) -> Iterator[None]:
     """Time the neural path's steps between the networks under their own names (``STEPS``)."""
     from openfsgan.pipelines import detail as detail_layer
-    from openfsgan.pipelines import neural
+    from openfsgan.pipelines import neural, swap
 
     track = detail_layer.DetailTrack
     detail = track.__dict__["detail"]
@@ -111,6 +111,7 @@ def _timed_steps(timer: Timer) -> Iterator[None]:
         for owner, attribute, name, replacement in (
                 (neural, "refine_geometry", "geometry_refinement", None),
                 (neural, "add_detail", "detail_layer", None),
+                (swap, "add_detail", "detail_layer", None),
                 (track, "__init__", "detail_layer", None),
                 (track, "follow", "detail_layer", None),
                 (track, "detail", "detail_layer", property(_timed(timer, "detail_layer",
@@ -127,15 +128,18 @@ def per_stage(source: Path, target: Path, frames: int, threads: int | None) -> d
     from openfsgan.inference import STAGES, NeuralModels
     from openfsgan.io.media import iter_frames
     from openfsgan.jobs import load_source_appearance
-    from openfsgan.pipelines.neural import NeuralConfig, swap_crop
+    from openfsgan.pipelines.config import SwapConfig, build_stages
+    from openfsgan.pipelines.swap import swap_crop
 
     timer = Timer()
     models = NeuralModels.load(threads=threads)
-    config = NeuralConfig()
+    config = SwapConfig.preset("neural")
     analyzer = FaceAnalyzer()
-    appearance = load_source_appearance(source, None, analyzer,
-                                        config.source_config(models.resolution), False)
     timed = _timed_models(models, timer)
+    stages = build_stages(config, lambda: timed)
+    appearance = load_source_appearance(
+        source, None, analyzer,
+        stages.reenactor.view_geometry(config.appearance.min_view_distance_deg), False)
     decoded = _TimedFrames(iter(iter_frames(target)), timer)
     size = None
     for index, faces in enumerate(analyzer.track_frames(decoded)):
@@ -147,7 +151,7 @@ def per_stage(source: Path, target: Path, frames: int, threads: int | None) -> d
         if faces.faces:
             start = time.perf_counter()
             with _timed_steps(timer):
-                crop = swap_crop(timed, frame, faces.faces[0], appearance, config)
+                crop = swap_crop(frame, faces.faces[0], appearance, stages, config.appearance)
             total = time.perf_counter() - start
             start = time.perf_counter()
             paste_back(frame, crop.output, crop.output_mask, crop.output_transform)
@@ -157,7 +161,7 @@ def per_stage(source: Path, target: Path, frames: int, threads: int | None) -> d
         timer.end_frame(keep=index >= 3)  # warm-up frames are not counted
     medians = timer.medians_ms()
     return {"frame_size": list(size or ()), "views": len(appearance.views),
-            "reenactment_steps": config.reenactment_steps, "resolution": models.resolution,
+            "reenactment_steps": config.neural.reenactment_steps, "resolution": models.resolution,
             "median_ms": medians, "swap_fps_without_io": 1000.0 / sum(medians.values())}
 
 

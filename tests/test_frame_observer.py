@@ -127,3 +127,30 @@ def test_resumed_job_observes_only_the_frames_it_computes(media: dict[str, Path]
     # the first segment (frames 0-1) was finished before the cancel and is taken over
     assert [index for index, _, _ in first.observed] == [0, 1, 2]
     assert [index for index, _, _ in resumed.observed] == list(range(2, FRAMES))
+
+
+@pytest.mark.parametrize("method", ["classic", "neural"])
+@pytest.mark.parametrize("mode", ["swap", "reenact"])
+def test_alpha_is_the_mask_the_face_was_pasted_with(media: dict[str, Path],
+                                                    analyzer: FaceAnalyzer, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    method: str, mode: str) -> None:
+    import openfsgan.jobs.processors as processors
+    import openfsgan.pipelines.reenact as reenact
+    from openfsgan.face.align import paste_alpha
+
+    pasted: list[np.ndarray] = []
+    module = processors if mode == "swap" else reenact
+    real_paste = module.paste_back
+
+    def recording_paste(frame: np.ndarray, crop: np.ndarray, mask: np.ndarray,
+                        transform: object) -> np.ndarray:
+        pasted.append(paste_alpha(mask, transform, frame.shape))  # type: ignore[arg-type]
+        return real_paste(frame, crop, mask, transform)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "paste_back", recording_paste)
+    recorder = Recorder()
+    _run(SwapRequest(media["source"], media["photo"], tmp_path / "out.png", method=method,
+                     mode=mode, watermark=False), recorder, analyzer)
+    (_, _, alpha), = recorder.observed
+    assert len(pasted) == 1 and np.array_equal(alpha, pasted[0])

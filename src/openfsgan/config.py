@@ -260,7 +260,10 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             return value
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where} must be a mapping of {tp.__name__} options")
-        return tp.from_dict(value)
+        try:
+            return tp.from_dict(value)
+        except ConfigError as exc:  # name the place in the tree (``SwapConfig.classic: ...``)
+            raise ConfigError(f"{where}: {exc}") from exc
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false, got {value!r}")

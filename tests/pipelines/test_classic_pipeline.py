@@ -10,8 +10,8 @@ from openfsgan.errors import ConfigError, NoFaceError
 from openfsgan.face.align import canonical_landmarks
 from openfsgan.face.pose import fit_landmarks_3d, project_landmarks, rotation_matrix
 from openfsgan.face.template import FACE_TEMPLATE_68
-from openfsgan.pipelines.classic import (
-    ClassicConfig,
+from openfsgan.pipelines.appearance import (
+    AppearanceConfig,
     SourceAppearance,
     SourceView,
     TemporalState,
@@ -19,18 +19,24 @@ from openfsgan.pipelines.classic import (
     make_source_view,
     open_eyed,
 )
-from openfsgan.pipelines.reenact import (
-    ReenactConfig,
-    ReenactSource,
+from openfsgan.pipelines.classic import (
+    ClassicConfig,
+    LandmarkSegmenter,
+    MeshWarpReenactor,
+    NoInpainter,
+    PoissonBlender,
     fill_mouth_cavity,
-    reenact_face,
-    retarget_landmarks,
 )
+from openfsgan.pipelines.reenact import ReenactConfig, reenact_face, retarget_landmarks
 from openfsgan.pipelines.select import FaceSelector, face_by_rank
+from openfsgan.pipelines.stages import SwapStages
 from openfsgan.pipelines.swap import swap_crop, swap_frame
 from openfsgan.types import BoundingBox, EulerAngles, Face, FrameFaces
 
 CONFIG = ClassicConfig(crop_size=96)
+STAGES = SwapStages(MeshWarpReenactor(CONFIG), LandmarkSegmenter(CONFIG), NoInpainter(),
+                    PoissonBlender(CONFIG))
+SHARED = AppearanceConfig()
 FRONTAL = EulerAngles(0, 0, 0)
 
 
@@ -57,8 +63,8 @@ def textured_frame(seed: int, tint: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
 
 def test_config_is_checked() -> None:
-    with pytest.raises(ConfigError, match="blend"):
-        ClassicConfig(blend="feather")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="poisson_solver"):
+        ClassicConfig(poisson_solver="jacobi")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="crop_size"):
         ClassicConfig(crop_size=8)
     with pytest.raises(ConfigError, match="margin"):
@@ -99,7 +105,7 @@ def test_swapping_a_face_with_itself_changes_little() -> None:
     frame = textured_frame(0)
     face = template_face()
     source = SourceAppearance.from_views([make_source_view(frame, face, CONFIG)])
-    out = swap_frame(frame, face, source, CONFIG)
+    out = swap_frame(frame, face, source, STAGES)
     assert out.shape == frame.shape and out.dtype == np.uint8
     assert np.abs(out.astype(int) - frame).mean() < 1.5
 
@@ -110,15 +116,15 @@ def test_swap_changes_only_the_face_region() -> None:
     target_face = template_face(EulerAngles(5, 0, 4))
     source_face = template_face(EulerAngles(-3, 2, -6), scale=0.8, centre=(95.0, 95.0))
     source = SourceAppearance.from_views([make_source_view(source_frame, source_face, CONFIG)])
-    state = TemporalState.for_video(CONFIG)
-    swapped = swap_crop(target, target_face, source, CONFIG, state)
+    state = TemporalState.for_video(SHARED)
+    swapped = swap_crop(target, target_face, source, STAGES, SHARED, state)
     inside = swapped.mask > 0.9
     assert inside.mean() > 0.2
     # the face interior now differs from the target; outside the mask the crop is the target
     assert np.abs(swapped.blended.astype(int) - swapped.target)[inside].mean() > 5
     outside = swapped.mask < 0.01
     assert np.array_equal(swapped.blended[outside], swapped.target[outside])
-    out = swap_frame(target, target_face, source, CONFIG, state)
+    out = swap_frame(target, target_face, source, STAGES, SHARED, state)
     # the frame changes only inside the blended region (pasted back with a thin inner feather)
     changed = np.abs(out.astype(int) - target).max(axis=-1) > 0
     face_box = target_face.box
@@ -132,9 +138,9 @@ def test_temporal_state_round_trips_through_json() -> None:
     frame = textured_frame(3)
     face = template_face()
     source = SourceAppearance.from_views([make_source_view(frame, face, CONFIG)])
-    state = TemporalState.for_video(CONFIG)
-    swap_frame(frame, face, source, CONFIG, state)
-    restored = TemporalState.for_video(CONFIG)
+    state = TemporalState.for_video(SHARED)
+    swap_frame(frame, face, source, STAGES, SHARED, state)
+    restored = TemporalState.for_video(SHARED)
     restored.load_dict(state.to_dict())
     assert restored.track_id == state.track_id
     assert restored.color.state is not None and state.color.state is not None
@@ -157,11 +163,12 @@ def test_reenactment_moves_the_face_and_keeps_the_frame() -> None:
     frame = textured_frame(4, noise=0.0)
     face = template_face()
     config = ReenactConfig(margin=0.3)
-    prepared = ReenactSource.prepare(frame, face, config)
-    still = reenact_face(prepared, face, face, config)
+    reenactor = MeshWarpReenactor(reenact=config)
+    prepared = reenactor.prepare(frame, face)
+    still = reenact_face(reenactor, prepared, face, face, config)
     assert still.shape == frame.shape and np.abs(still.astype(int) - frame).mean() < 1.0
     moved = template_face(EulerAngles(0, 0, 12))
-    out = reenact_face(prepared, moved, face, config)
+    out = reenact_face(reenactor, prepared, moved, face, config)
     assert np.abs(out.astype(int) - frame).mean() > 2.0
 
 

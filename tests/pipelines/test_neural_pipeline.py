@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from openfsgan.errors import ConfigError
+from openfsgan.pipelines.appearance import AppearanceConfig
 from openfsgan.pipelines.neural import (
+    GeneratorBlender,
+    GeneratorInpainter,
+    GeneratorReenactor,
+    GeneratorSegmenter,
     NeuralConfig,
     NeuralReenactSource,
     Reenactment,
@@ -16,13 +21,21 @@ from openfsgan.pipelines.neural import (
     inpaint,
     landmark_goal,
     reached_landmarks,
-    reenact_frame,
     refine_geometry,
     softmax,
-    swap_crop,
-    swap_frame,
     to_network,
 )
+from openfsgan.pipelines.reenact import reenact_frame
+from openfsgan.pipelines.stages import SwapStages
+from openfsgan.pipelines.swap import swap_crop, swap_frame
+
+SHARED = AppearanceConfig()
+
+
+def neural_stages(models, config: NeuralConfig) -> SwapStages:
+    """The four generators as the swap's stages."""
+    return SwapStages(GeneratorReenactor(models, config), GeneratorSegmenter(models, config),
+                      GeneratorInpainter(models, config), GeneratorBlender(models, config))
 
 
 @pytest.fixture(scope="module")
@@ -114,13 +127,13 @@ def _high_frequency_energy(image: np.ndarray) -> float:
 
 @pytest.mark.parametrize("factor", [1, 4])
 def test_neural_swap_of_the_astronaut(models, astronaut_faces, factor: int) -> None:
-    from openfsgan.pipelines.classic import SourceAppearance, make_source_view
+    from openfsgan.pipelines.appearance import SourceAppearance, make_source_view
 
     frame, face, mirrored, mirrored_face = astronaut_faces
     config = NeuralConfig(detail_factor=factor)
     view = make_source_view(mirrored, mirrored_face, config.source_config(models.resolution))
     source = SourceAppearance.from_views([view], 0.0)
-    crop = swap_crop(models, frame, face, source, config)
+    crop = swap_crop(frame, face, source, neural_stages(models, config))
     size = models.resolution
     assert crop.blended.shape == crop.reenacted.shape == (size, size, 3)
     # the astronaut's face spans about twice the generators' crop in the photo
@@ -129,10 +142,10 @@ def test_neural_swap_of_the_astronaut(models, astronaut_faces, factor: int) -> N
     assert crop.output_mask.shape == (expected, expected)
     assert crop.output_transform.crop_size == expected
     # the segmentation finds a face of plausible size, and G_b keeps the target outside it
-    assert 0.1 < crop.mask.mean() < 0.7
-    outside = crop.mask == 0
+    assert 0.1 < (crop.mask > 0.5).mean() < 0.7
+    outside = crop.mask <= 0.5
     assert np.abs(crop.blended[outside].astype(int) - crop.target[outside]).max() <= 1
-    out = swap_frame(models, frame, face, source, config)
+    out = swap_frame(frame, face, source, neural_stages(models, config))
     assert out.shape == frame.shape and out.dtype == np.uint8
     changed = np.abs(out.astype(int) - frame).sum(axis=2) > 0
     ys, xs = np.nonzero(changed)
@@ -146,39 +159,40 @@ def test_neural_swap_of_the_astronaut(models, astronaut_faces, factor: int) -> N
 def test_neural_swap_keeps_a_videos_state_per_track(models, astronaut_faces) -> None:
     from dataclasses import replace
 
-    from openfsgan.pipelines.classic import SourceAppearance, TemporalState, make_source_view
+    from openfsgan.pipelines.appearance import SourceAppearance, TemporalState, make_source_view
 
     frame, face, mirrored, mirrored_face = astronaut_faces
     config = NeuralConfig(detail_factor=1)
     view = make_source_view(mirrored, mirrored_face, config.source_config(models.resolution))
     source = SourceAppearance.from_views([view], 0.0)
-    state = TemporalState.for_video(config)
+    stages = neural_stages(models, config)
+    state = TemporalState.for_video(SHARED)
     darker = (frame * 0.6).astype(np.uint8)
-    swap_frame(models, darker, face, source, config, state)
+    swap_frame(darker, face, source, stages, SHARED, state)
     assert state.track_id == face.track_id and state.color.state is not None
     # the same face on the next frame is smoothed with the last one ...
-    smoothed = swap_frame(models, frame, face, source, config, state)
-    fresh = swap_frame(models, frame, face, source, config, TemporalState.for_video(config))
+    smoothed = swap_frame(frame, face, source, stages, SHARED, state)
+    fresh = swap_frame(frame, face, source, stages, SHARED, TemporalState.for_video(SHARED))
     assert not np.array_equal(smoothed, fresh)
     # ... another face (a new track) starts afresh, as with a new state
-    state = TemporalState.for_video(config)
-    swap_frame(models, darker, face, source, config, state)
+    state = TemporalState.for_video(SHARED)
+    swap_frame(darker, face, source, stages, SHARED, state)
     other = replace(face, track_id=face.track_id + 1)
-    again = swap_frame(models, frame, other, source, config, state)
+    again = swap_frame(frame, other, source, stages, SHARED, state)
     assert state.track_id == other.track_id
     assert np.array_equal(again, fresh)
 
 
 def test_the_detail_layer_sharpens_the_swapped_face(models, astronaut_faces) -> None:
-    from openfsgan.pipelines.classic import SourceAppearance, make_source_view
+    from openfsgan.pipelines.appearance import SourceAppearance, make_source_view
 
     frame, face, mirrored, mirrored_face = astronaut_faces
     outputs = {}
     for factor in (1, 4):
         config = NeuralConfig(detail_factor=factor)
         view = make_source_view(mirrored, mirrored_face, config.source_config(models.resolution))
-        outputs[factor] = swap_frame(models, frame, face,
-                                     SourceAppearance.from_views([view], 0.0), config)
+        outputs[factor] = swap_frame(frame, face, SourceAppearance.from_views([view], 0.0),
+                                     neural_stages(models, config))
     box = face.box
     inner = (slice(int(box.y0 + 0.3 * box.height), int(box.y1 - 0.1 * box.height)),
              slice(int(box.x0 + 0.2 * box.width), int(box.x1 - 0.2 * box.width)))
@@ -255,12 +269,12 @@ def test_neural_reenactment_keeps_the_source_frame(models, astronaut_faces) -> N
     frame, face, _, _ = astronaut_faces
     source = NeuralReenactSource.prepare(models, frame, face)
     driven = face.landmarks + np.array([3.0, 0.0], np.float32)
-    out = reenact_frame(models, source, driven)
+    out = reenact_frame(GeneratorReenactor(models), source, driven)
     assert out.shape == frame.shape
     assert np.array_equal(out[:20], frame[:20])  # far from the face
     assert source.detail_crop is not None and source.transform.crop_size == 256
-    plain = reenact_frame(models, NeuralReenactSource.prepare(
-        models, frame, face, NeuralConfig(detail_factor=1)), driven)
+    plain_reenactor = GeneratorReenactor(models, NeuralConfig(detail_factor=1))
+    plain = reenact_frame(plain_reenactor, plain_reenactor.prepare(frame, face), driven)
     box = face.box
     inner = (slice(int(box.y0 + 0.3 * box.height), int(box.y1 - 0.1 * box.height)),
              slice(int(box.x0 + 0.2 * box.width), int(box.x1 - 0.2 * box.width)))

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from openfsgan.cli.swap import add_stage_arguments
+from openfsgan.stages import STAGE_IMPLEMENTATIONS
 
 if TYPE_CHECKING:
     from openfsgan.evaluation.pairs import EvalPair
@@ -43,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="report to write (.json); REPORT.md and plots go beside it")
     parser.add_argument("--method", choices=METHOD_CHOICES, default="classic",
                         help="swap method(s) to evaluate (default classic)")
+    add_stage_arguments(parser)  # applied on top of each method's preset
     parser.add_argument("--frames", type=int, default=16, metavar="N",
                         help="target frames swapped and scored per pair (default 16)")
     parser.add_argument("--source-frames", type=int, default=8, metavar="K",
@@ -85,6 +89,17 @@ def _pairs_from_args(args: argparse.Namespace) -> list[EvalPair]:
     return pairs_from_dirs(source_dir, target_dir)
 
 
+def _swap_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``--config`` file and stage flags, applied on top of each evaluated method's preset."""
+    from openfsgan.config import load_yaml
+
+    options: dict[str, Any] = load_yaml(args.config) if args.config else {}
+    options.pop("method", None)  # --method says which presets are evaluated
+    options.update({stage: getattr(args, stage) for stage in STAGE_IMPLEMENTATIONS
+                    if getattr(args, stage) is not None})
+    return options or None
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -96,10 +111,13 @@ def run(args: argparse.Namespace) -> int:
     from openfsgan.io.atomic import write_text_atomic
     from openfsgan.io.paths import check_input_dir, check_output_file
     from openfsgan.metrics.report import markdown_report, markdown_summary_table, write_json
+    from openfsgan.pipelines.config import resolve_config
 
     report_path = Path(args.output)
     if report_path.suffix.lower() != ".json":
         raise OutputError(f"the report must be a .json file: {report_path}")
+    swap_options = _swap_options(args)
+    resolve_config(config=swap_options)  # a bad stage name or key fails first
     pairs = _pairs_from_args(args)
     inputs = sorted({p for pair in pairs for p in (pair.source, pair.target) if p.exists()})
     check_output_file(report_path, inputs, overwrite=args.overwrite or args.resume)
@@ -112,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
                         source_frames=args.source_frames, resume=args.resume,
                         strict_methods=() if args.method == "both" else methods,
                         distractors=distractors, max_distractors=args.max_distractors,
-                        identity_strength=args.identity_strength)
+                        swap_options=swap_options, identity_strength=args.identity_strength)
     stem = report_path.with_suffix("")
     work_dir = Path(args.work_dir) if args.work_dir else stem.with_name(stem.name + "_work")
     if work_dir.exists() and not work_dir.is_dir():

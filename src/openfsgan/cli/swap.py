@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from openfsgan.stages import STAGE_IMPLEMENTATIONS
+
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``swap`` and ``reenact``."""
     parser.add_argument("-o", "--output", required=True,
                         help="file to write: an image for a photo target, .mp4 for a video")
-    parser.add_argument("--method", default="classic", choices=("classic", "neural"),
-                        help="classic: Delaunay mesh warp + Poisson blending (default); "
-                             "neural: the shipped generators G_r, G_s, G_c, G_b (ONNX Runtime; "
-                             "see MODEL_CARD.md)")
+    parser.add_argument("--method", metavar="classic|neural",
+                        help="preset of the stage choices: classic = mesh warp, landmark mask, "
+                             "no inpainting, Poisson blending (default); neural = the shipped "
+                             "generators G_r, G_s, G_c, G_b (ONNX Runtime; see MODEL_CARD.md)")
+    add_stage_arguments(parser)
     parser.add_argument("--source-face", type=int, metavar="N",
                         help="source face: track id (video) or number by size, 0 = largest "
                              "(photo); default the largest")
@@ -32,6 +35,25 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="certificate chain to sign the C2PA manifest with (default: a "
                              "local identity made on first use; see docs/provenance.md)")
     parser.add_argument("--c2pa-key", metavar="PEM", help="private key for --c2pa-cert")
+
+
+def add_stage_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--config`` and one flag per stage (checked by the library: a bad name is one line
+    listing the valid ones)."""
+    parser.add_argument("--config", metavar="YAML",
+                        help="configuration file (stage choices and settings, see docs/swap.md); "
+                             "flags override it")
+    for stage, choices in STAGE_IMPLEMENTATIONS.items():
+        parser.add_argument(f"--{stage}", metavar="|".join(choices),
+                            help=f"{stage} stage implementation (default: the method's)")
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    """The resolved :class:`~openfsgan.pipelines.config.SwapConfig` of parsed arguments."""
+    from openfsgan.pipelines.config import resolve_config
+
+    return resolve_config(args.method, config_file=args.config,
+                          **{stage: getattr(args, stage) for stage in STAGE_IMPLEMENTATIONS})
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,9 +93,11 @@ def request_from_args(args: argparse.Namespace, mode: str) -> Any:
         raise ConfigError("use --target-face or --target-reference, not both")
     if (args.c2pa_cert is None) != (args.c2pa_key is None):
         raise ConfigError("--c2pa-cert and --c2pa-key go together")
+    config = config_from_args(args)
     return SwapRequest(
         source=Path(args.source), target=Path(args.target), output=Path(args.output),
-        method=args.method, mode=mode, source_face=args.source_face, target_face=target_face,
+        method=config.method, config=config, mode=mode, source_face=args.source_face,
+        target_face=target_face,
         target_reference=Path(reference) if reference else None, resume=args.resume,
         overwrite=args.overwrite, watermark=not args.no_watermark, label=args.label,
         max_frames=args.max_frames,

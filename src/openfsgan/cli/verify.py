@@ -52,6 +52,10 @@ def format_report(report: dict[str, Any]) -> str:
     if payload:
         lines.append(f"{'payload:':<14} tool id 0x{payload['tool_id']:02x}, format version "
                      f"{payload['format_version']}, run {payload['run_id']}")
+    configuration = (report["c2pa_manifest"]["details"].get("configuration")
+                     or report["metadata"]["details"].get("configuration"))
+    if configuration:
+        lines.append(f"{'configuration:':<14} {configuration}")
     lines.extend(f"{'note:':<14} {note}" for note in report["notes"])
     verdict = ("labelled as synthetic (openfsgan)" if report["labelled"]
                else "no openfsgan watermark or C2PA manifest found")

@@ -25,8 +25,8 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ from openfsgan.metrics.report import METRIC_KEYS, METRICS, summarize_methods, wr
 from openfsgan.metrics.seam import changed_region_mask, seam_visibility
 from openfsgan.metrics.speed import StageTimer
 from openfsgan.metrics.temporal import temporal_jitter_pct
+from openfsgan.pipelines.config import SwapConfig, resolve_config
 from openfsgan.types import Face
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,9 @@ class EvalConfig:
         max_distractors: most distractor photos used (evenly spaced over the folder).
         identity_strength: the swaps' share of the source's face shape (``swap
             --identity-strength``); None: each method's default.
+        swap_options: options every method's swap configuration gets on top of its preset
+            (stage choices and settings, as in a ``--config`` YAML file; see
+            :func:`openfsgan.pipelines.config.resolve_config`); None for the presets as they are.
     """
 
     methods: tuple[str, ...] = ("classic",)
@@ -113,6 +117,7 @@ class EvalConfig:
     distractors: str | None = None
     max_distractors: int = 300
     identity_strength: float | None = None
+    swap_options: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.identity_strength is not None and not 0.0 <= self.identity_strength <= 1.0:
@@ -133,6 +138,17 @@ class EvalConfig:
             raise ConfigError("source_frames must be at least 1")
         if self.max_distractors < 1:
             raise ConfigError(f"max_distractors must be at least 1, got {self.max_distractors}")
+        for method in self.methods:  # a bad stage name or key fails before any work
+            self.swap_config(method)
+
+    def swap_config(self, method: str) -> SwapConfig:
+        """The resolved swap configuration of ``method`` in this evaluation (with
+        ``identity_strength`` when set)."""
+        config = resolve_config(method, config=self.swap_options)
+        if self.identity_strength is None:
+            return config
+        return replace(config, appearance=replace(config.appearance,
+                                                  identity_strength=self.identity_strength))
 
 
 @dataclass
@@ -344,9 +360,9 @@ def swap_with_jobs(pair: EvalPair, source: Path, target: Path, method: str,
 
     _seed_everything(config.seed, pair.pair_id)
     request = SwapRequest(source=source, target=target, output=output, method=method,
-                          mode=pair.mode, max_frames=config.frames, watermark=False,
-                          label=None, overwrite=True,
-                          identity_strength=config.identity_strength)
+                          mode=pair.mode, config=config.swap_config(method),
+                          max_frames=config.frames, watermark=False, label=None,
+                          overwrite=True)
     summary = run_swap(request, options=JobOptions(crf=LOSSLESS_CRF))
     return {"frames_total": int(summary.frames_total),
             "frames_swapped": int(summary.frames_swapped),
@@ -486,7 +502,7 @@ def evaluate_pair_method(pair: EvalPair, inputs: dict[str, Any], method: str,
     cannot run at all (e.g. no neural weights)."""
     output = folder / f"{method}.mp4"
     key = _cache_key("result", inputs["cache_key"], method, config.frames, config.seed,
-                     *([] if config.identity_strength is None else [config.identity_strength]))
+                     config.swap_config(method).to_dict())
     cache = folder / f"{method}.json"
     if config.resume and (cached := _load_cached(cache, key)) is not None:
         return cached

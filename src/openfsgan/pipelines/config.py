@@ -50,7 +50,8 @@ STAGE_CHOICES: dict[str, tuple[str, ...]] = {
     "inpainting": get_args(InpaintingChoice),
     "blending": get_args(BlendingChoice),
 }
-"""Each stage and its implementations, in the order the swap runs them."""
+"""Each stage and its implementations, in the order the swap runs them (the same as
+:data:`openfsgan.stages.STAGE_IMPLEMENTATIONS`, which the command line reads)."""
 
 METHOD_STAGES: dict[str, dict[str, str]] = {
     "classic": {"reenactment": "warp", "segmentation": "landmarks", "inpainting": "none",

@@ -71,10 +71,10 @@ from openfsgan.types import BoundingBox, Face
 
 __all__ = [
     "FACE_CLASS", "GeneratorBlender", "GeneratorInpainter", "GeneratorReenactor",
-    "GeneratorSegmenter", "NetworkFrame", "NeuralConfig", "NeuralReenactSource", "Reenactment",
-    "blend", "crop_face", "face_region", "from_network", "inpaint", "landmark_goal",
-    "reached_landmarks", "reenact", "reenact_views", "refine_geometry", "segment_face",
-    "softmax", "to_network",
+    "GeneratorSegmenter", "GeneratorStage", "NetworkFrame", "NeuralConfig",
+    "NeuralReenactSource", "Reenactment", "blend", "crop_face", "face_region", "from_network",
+    "inpaint", "landmark_goal", "network_frame", "reached_landmarks", "reenact",
+    "reenact_views", "refine_geometry", "segment_face", "softmax", "to_network",
 ]
 
 FACE_CLASS = 1  # segmentation classes: background, face, hair
@@ -407,6 +407,16 @@ def network_frame(target: TargetCrop, resolution: int) -> NetworkFrame:
 # -- the stages -----------------------------------------------------------------------------------
 
 
+class GeneratorStage:
+    """What every neural stage holds: the shipped generators and the neural settings."""
+
+    name = "neural"
+
+    def __init__(self, models: NeuralModels, config: NeuralConfig | None = None) -> None:
+        self.models = models
+        self.config = config or NeuralConfig()
+
+
 @dataclass(frozen=True, eq=False)
 class NeuralReenactSource:
     """The face to animate, aligned once at the generators' resolution (``image``,
@@ -435,14 +445,8 @@ class NeuralReenactSource:
                                    border_window(transform.crop_size))
 
 
-class GeneratorReenactor:
+class GeneratorReenactor(GeneratorStage):
     """Reenactment by G_r (iterative, landmark-refined, with the detail layer)."""
-
-    name = "neural"
-
-    def __init__(self, models: NeuralModels, config: NeuralConfig | None = None) -> None:
-        self.models = models
-        self.config = config or NeuralConfig()
 
     def view_geometry(self, min_view_distance_deg: float) -> ViewGeometry:
         return self.config.source_config(self.models.resolution, min_view_distance_deg)
@@ -493,14 +497,8 @@ class GeneratorReenactor:
         return result
 
 
-class GeneratorSegmenter:
+class GeneratorSegmenter(GeneratorStage):
     """G_s's face class on the target, within a dilation of the face hull."""
-
-    name = "neural"
-
-    def __init__(self, models: NeuralModels, config: NeuralConfig | None = None) -> None:
-        self.models = models
-        self.config = config or NeuralConfig()
 
     def segment(self, target: TargetCrop, reenacted: Reenacted,
                 state: TemporalState | None) -> np.ndarray:
@@ -513,14 +511,8 @@ class GeneratorSegmenter:
         return face_prob
 
 
-class GeneratorInpainter:
+class GeneratorInpainter(GeneratorStage):
     """G_c fills what the target's face shows and the reenacted face does not."""
-
-    name = "neural"
-
-    def __init__(self, models: NeuralModels, config: NeuralConfig | None = None) -> None:
-        self.models = models
-        self.config = config or NeuralConfig()
 
     def inpaint(self, reenacted: Reenacted, mask: np.ndarray, target: TargetCrop) -> CropImage:
         frame = network_frame(target, self.models.resolution)
@@ -539,14 +531,8 @@ class GeneratorInpainter:
         return CropImage(rgb=np.where(hole, filled, reenacted.image.rgb))
 
 
-class GeneratorBlender:
+class GeneratorBlender(GeneratorStage):
     """G_b blends the face into the target inside the (hard) mask."""
-
-    name = "neural"
-
-    def __init__(self, models: NeuralModels, config: NeuralConfig | None = None) -> None:
-        self.models = models
-        self.config = config or NeuralConfig()
 
     def blend(self, face: CropImage, target: TargetCrop, mask: np.ndarray) -> Blend:
         frame = network_frame(target, self.models.resolution)

@@ -9,7 +9,8 @@ Request fields read (all optional, so any request-like object works):
 ``watermark`` (default True), ``label`` (caption text, default none), ``mode`` (``swap`` or
 ``reenact``), ``method``, ``c2pa_cert`` / ``c2pa_key`` (an organisation's chain and key),
 ``c2pa_sidecar`` (write ``<file>.c2pa`` instead of embedding), ``run_id`` (8 hex digits; give
-the first run's id when resuming a job so that every segment carries the same payload).
+the first run's id when resuming a job so that every segment carries the same payload),
+``resolved_config()`` (the run's configuration, recorded in the tag and the manifest).
 """
 
 from __future__ import annotations
@@ -109,6 +110,15 @@ class OutputLabeler:
                 "c2pa_sidecar": self.sidecar}
 
 
+def _configuration(request: Any) -> dict[str, Any] | None:
+    """The request's resolved configuration as plain data, when it has one."""
+    resolve = getattr(request, "resolved_config", None)
+    if resolve is None:
+        return None
+    data: dict[str, Any] = resolve().to_dict()
+    return data
+
+
 def make_labeler(request: Any) -> OutputLabeler:
     """The labeler for a swap/reenact request (fails early on a bad C2PA key or certificate)."""
     watermark = bool(getattr(request, "watermark", True))
@@ -122,6 +132,7 @@ def make_labeler(request: Any) -> OutputLabeler:
         operation=str(getattr(request, "mode", None) or "swap"),
         method=getattr(request, "method", None),
         label=label,
+        configuration=_configuration(request),
     )
     identity = load_signing_identity(getattr(request, "c2pa_cert", None),
                                      getattr(request, "c2pa_key", None))

@@ -53,6 +53,9 @@ class ProvenanceTag:
         method: the method used (``classic``, ``neural``), when known.
         label: the visible caption burned into the frames, if any.
         created: UTC time of the run, ISO 8601.
+        configuration: the run's resolved configuration (stage choices and every setting,
+            :meth:`openfsgan.pipelines.config.SwapConfig.to_dict`), so a file says how it was
+            made; None when unknown.
     """
 
     run_id: str
@@ -61,6 +64,7 @@ class ProvenanceTag:
     method: str | None = None
     label: str | None = None
     created: str = ""
+    configuration: dict[str, Any] | None = None
     synthetic: bool = True
     tool: str = TOOL_ID
     tool_version: str = __version__

@@ -135,11 +135,22 @@ def check_metadata(path: Path) -> CheckResult:
         return CheckResult("found", note=f"generic AI-generated declaration in {reading.location}"
                            " (not openfsgan's tag)", details=details)
     details["tag"] = asdict(tag)
+    details["configuration"] = describe_configuration(tag.configuration)
     watermark = "embedded" if tag.watermark else "NOT embedded (--no-watermark)"
     return CheckResult("found", None, tag.run_id,
                        f"{reading.location}: {tag.tool} {tag.tool_version} {tag.operation}, run "
                        f"{tag.run_id}, watermark {watermark} (metadata is easy to forge or strip)",
                        details)
+
+
+def describe_configuration(configuration: dict[str, Any] | None) -> str | None:
+    """One line for people: the method preset and each stage's implementation of a tag's
+    configuration (None when the tag records none)."""
+    if not isinstance(configuration, dict):
+        return None
+    stages = ("reenactment", "segmentation", "inpainting", "blending")
+    chosen = ", ".join(f"{stage} {configuration.get(stage, '?')}" for stage in stages)
+    return f"method {configuration.get('method', '?')}: {chosen}"
 
 
 def check_manifest(path: Path) -> CheckResult:
@@ -149,6 +160,8 @@ def check_manifest(path: Path) -> CheckResult:
         "failures": list(reading.failures), "ai_generated": reading.ai_generated,
         "signer": reading.signer, "location": reading.location,
         "tag": asdict(reading.tag) if reading.tag else None,
+        "configuration": describe_configuration(reading.tag.configuration
+                                                if reading.tag else None),
     }
     run_id = reading.tag.run_id if reading.tag else None
     if reading.status == "not found":

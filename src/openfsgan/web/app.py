@@ -1,5 +1,8 @@
 """The local web UI: a FastAPI app serving one static page and a small JSON API.
 
+This module builds the app (settings, the local-only guard, error handling); the routes are
+routers of their own, one per resource (:mod:`openfsgan.web.routes`).
+
 Routes (all JSON unless noted)::
 
     GET    /                             the page (static HTML/JS/CSS, no build step)
@@ -9,7 +12,8 @@ Routes (all JSON unless noted)::
     GET    /api/uploads/{id}/preview.jpg first frame, small (JPEG)
     GET    /api/uploads/{id}/faces/{n}.jpg  thumbnail of the n-th face found (JPEG)
     DELETE /api/uploads/{id}
-    POST   /api/jobs                     start a swap (CreateJob body) -> job
+    POST   /api/jobs                     start a swap (CreateJob body: method preset, stage
+                                         choices, configuration options) -> job
     GET    /api/jobs                     every job, newest first, with progress and ETA
     GET    /api/jobs/{id}
     POST   /api/jobs/{id}/cancel
@@ -29,9 +33,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import shutil
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,9 +42,8 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.datastructures import UploadFile
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openfsgan import __version__
@@ -54,27 +55,24 @@ from openfsgan.errors import (
     OpenFSGANError,
 )
 from openfsgan.web.queue import JobBusyError, JobQueue, Runner
-from openfsgan.web.schemas import CreateJob, JobSpec, JobStatus
-from openfsgan.web.storage import (
-    IMAGE_EXTENSIONS,
-    VIDEO_EXTENSIONS,
-    Storage,
-    UnsupportedMediaError,
-    check_id,
-    display_name,
-    media_extension,
-    new_id,
+from openfsgan.web.routes import (
+    Verifier,
+    WebContext,
+    jobs,
+    pages,
+    provenance,
+    too_large_message,
+    uploads,
 )
-from openfsgan.web.uploads import AnalyzerFaceFinder, FaceFinder, ingest, sniff_media
+from openfsgan.web.routes.pages import STATIC_DIR
+from openfsgan.web.storage import Storage, UnsupportedMediaError
+from openfsgan.web.uploads import AnalyzerFaceFinder, FaceFinder
 
 log = logging.getLogger(__name__)
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
 DEFAULT_MAX_UPLOAD_BYTES = 500 * 1024 * 1024
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # boundaries and part headers around the one file
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-COPY_CHUNK_BYTES = 1024 * 1024
-Verifier = Callable[[Path], dict[str, Any]]
 
 _STATUS_BY_ERROR: tuple[tuple[type[OpenFSGANError], int], ...] = (
     (InputNotFoundError, 404),
@@ -168,7 +166,7 @@ class LocalGuard:
             return
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            await _send_error(send, 413, _too_large_message(self.max_body_bytes))
+            await _send_error(send, 413, too_large_message(self.max_body_bytes))
             return
 
         received = 0
@@ -206,7 +204,7 @@ class LocalGuard:
             if not too_large:
                 raise
         if too_large and not response_started:
-            await _send_error(send, 413, _too_large_message(self.max_body_bytes))
+            await _send_error(send, 413, too_large_message(self.max_body_bytes))
 
 
 def _hostname(host_header: str) -> str:
@@ -214,10 +212,6 @@ def _hostname(host_header: str) -> str:
         return (urlsplit(f"//{host_header}").hostname or "").lower()
     except ValueError:
         return ""
-
-
-def _too_large_message(limit: int) -> str:
-    return f"the upload is too large (limit {limit / 2**20:.0f} MB)"
 
 
 async def _send_error(send: Send, status: int, message: str) -> None:
@@ -234,31 +228,15 @@ def _error_response(error: OpenFSGANError) -> JSONResponse:
     return JSONResponse({"error": str(error)}, status_code=status)
 
 
-def _save_upload(upload: UploadFile, destination: Path, max_bytes: int) -> int:
-    """Copy an uploaded file to ``destination``, refusing it past ``max_bytes``."""
-    written = 0
-    upload.file.seek(0)
-    with destination.open("wb") as out:
-        while chunk := upload.file.read(COPY_CHUNK_BYTES):
-            written += len(chunk)
-            if written > max_bytes:
-                raise InputTooLargeError(_too_large_message(max_bytes))
-            out.write(chunk)
-    if written == 0:
-        raise InvalidInputError("the file is empty (0 bytes)")
-    return written
+async def _on_error(_: Request, error: OpenFSGANError) -> JSONResponse:
+    return _error_response(error)
 
 
-async def _form_file(request: Request) -> UploadFile:
-    """The one file of a multipart form (field ``file``)."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
-        raise InvalidInputError("send the file as multipart/form-data in a field named 'file'")
-    form = await request.form(max_files=1, max_fields=4)
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise InvalidInputError("no file in the form (expected a field named 'file')")
-    return upload
+async def _on_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc'][1:]) or 'body'}: {problem['msg']}"
+        for problem in error.errors())
+    return JSONResponse({"error": f"invalid request: {problems}"}, status_code=422)
 
 
 def create_app(settings: WebSettings, runner: Runner | None = None,
@@ -278,8 +256,6 @@ def create_app(settings: WebSettings, runner: Runner | None = None,
         log.info("deleted %d uploads older than %.0f days", pruned,
                  settings.upload_max_age_s / 86400)
     queue = JobQueue(storage.database_path, runner=runner, on_delete=storage.delete_job)
-    find_faces: FaceFinder = face_finder or AnalyzerFaceFinder()
-    make_report: Verifier = verifier or default_verifier
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -294,214 +270,14 @@ def create_app(settings: WebSettings, runner: Runner | None = None,
     app.state.settings = settings
     app.state.storage = storage
     app.state.queue = queue
+    app.state.context = WebContext(settings, storage, queue,
+                                   face_finder or AnalyzerFaceFinder(),
+                                   verifier or default_verifier)
     app.add_middleware(LocalGuard, max_body_bytes=settings.max_upload_bytes
                        + MULTIPART_OVERHEAD_BYTES, allowed_hosts=settings.allowed_hosts)
-
-    @app.exception_handler(OpenFSGANError)
-    async def _on_error(_: Request, error: OpenFSGANError) -> JSONResponse:
-        return _error_response(error)
-
-    @app.exception_handler(RequestValidationError)
-    async def _on_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc'][1:]) or 'body'}: {problem['msg']}"
-            for problem in error.errors())
-        return JSONResponse({"error": f"invalid request: {problems}"}, status_code=422)
-
+    app.add_exception_handler(OpenFSGANError, _on_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _on_invalid)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-
-    @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
-
-    @app.get("/api/info")
-    def info() -> dict[str, Any]:
-        return {
-            "version": __version__,
-            "methods": list(settings.methods),
-            "modes": ["swap", "reenact"],
-            "max_upload_bytes": settings.max_upload_bytes,
-            "image_extensions": sorted(IMAGE_EXTENSIONS),
-            "video_extensions": sorted(VIDEO_EXTENSIONS),
-        }
-
-    # uploads -------------------------------------------------------------------------------
-    def upload_api(upload_id: str, meta: dict[str, Any]) -> dict[str, Any]:
-        base = f"/api/uploads/{upload_id}"
-        return {
-            "id": upload_id,
-            **{key: value for key, value in meta.items() if key != "ext"},
-            "preview_url": f"{base}/preview.jpg",
-            "faces": [{**face, "thumbnail_url": f"{base}/faces/{face['number']}.jpg"}
-                      for face in meta["faces"]],
-        }
-
-    def ingest_upload(upload: UploadFile) -> dict[str, Any]:
-        name = display_name(upload.filename)
-        ext, is_video = media_extension(upload.filename)
-        upload_id, folder = storage.new_upload_dir()
-        try:
-            media_path = folder / f"media{ext}"
-            size = _save_upload(upload, media_path, settings.max_upload_bytes)
-            meta = {"name": name, "ext": ext, "bytes": size, "uploaded_at": time.time(),
-                    **ingest(folder, media_path, is_video, find_faces)}
-            storage.write_upload_meta(upload_id, meta)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        log.info("upload %s: %s (%s, %d bytes, %d faces)", upload_id, name, meta["kind"], size,
-                 len(meta["faces"]))
-        return upload_api(upload_id, meta)
-
-    @app.post("/api/uploads", status_code=201)
-    async def create_upload(request: Request) -> dict[str, Any]:
-        upload = await _form_file(request)
-        try:
-            return await run_in_threadpool(ingest_upload, upload)
-        finally:
-            await upload.close()
-
-    @app.get("/api/uploads/{upload_id}")
-    def get_upload(upload_id: str) -> dict[str, Any]:
-        return upload_api(upload_id, storage.upload_meta(upload_id))
-
-    @app.get("/api/uploads/{upload_id}/preview.jpg")
-    def upload_preview(upload_id: str) -> FileResponse:
-        return FileResponse(storage.upload_dir(upload_id) / "preview.jpg",
-                            media_type="image/jpeg")
-
-    @app.get("/api/uploads/{upload_id}/faces/{number}.jpg")
-    def upload_face(upload_id: str, number: int) -> FileResponse:
-        path = storage.upload_dir(upload_id) / "faces" / f"{number}.jpg"
-        if number < 0 or not path.is_file():
-            raise InputNotFoundError(f"no face {number} in upload {upload_id}")
-        return FileResponse(path, media_type="image/jpeg")
-
-    @app.delete("/api/uploads/{upload_id}")
-    def delete_upload(upload_id: str) -> dict[str, Any]:
-        storage.delete_upload(upload_id)
-        return {"deleted": upload_id}
-
-    # jobs ----------------------------------------------------------------------------------
-    def check_face(upload_id: str, meta: dict[str, Any], track_id: int | None) -> None:
-        known = {face["track_id"] for face in meta["faces"]}
-        if track_id is not None and track_id not in known:
-            raise InvalidInputError(f"upload {upload_id} has no face with track id {track_id} "
-                                    f"(found: {sorted(known) or 'none'})")
-
-    def face_shown(meta: dict[str, Any], track_id: int | None) -> int | None:
-        """The picked face's number as the page showed it (1, 2, ... left to right), when the
-        upload had several faces to choose from."""
-        if track_id is None or len(meta["faces"]) < 2:
-            return None
-        return next(face["number"] + 1 for face in meta["faces"]
-                    if face["track_id"] == track_id)
-
-    @app.post("/api/jobs", status_code=201)
-    def create_job(body: CreateJob) -> dict[str, Any]:
-        if body.method not in settings.methods:
-            raise InvalidInputError(f"unknown method {body.method!r}; "
-                                    f"available: {', '.join(settings.methods)}")
-        source_meta = storage.upload_meta(body.source_upload)
-        target_meta = storage.upload_meta(body.target_upload)
-        check_face(body.source_upload, source_meta, body.source_face)
-        check_face(body.target_upload, target_meta, body.target_face)
-        job_id = new_id()
-        folder = storage.new_job_dir(job_id)
-        try:
-            source = storage.copy_upload_into_job(body.source_upload, folder, "source")
-            target = storage.copy_upload_into_job(body.target_upload, folder, "target")
-            for role, upload_id in (("source", body.source_upload),
-                                    ("target", body.target_upload)):
-                shutil.copyfile(storage.upload_dir(upload_id) / "preview.jpg",
-                                folder / f"{role}.jpg")
-            result_kind = target_meta["kind"]
-            output = folder / ("result.mp4" if result_kind == "video" else "result.png")
-            spec = JobSpec(
-                source=str(source), target=str(target), output=str(output),
-                method=body.method, mode=body.mode, source_face=body.source_face,
-                target_face=body.target_face, watermark=body.watermark,
-                label=body.label or None, max_frames=body.max_frames)
-            stem = Path(target_meta["name"]).stem or "result"
-            display = {
-                "source_name": source_meta["name"], "target_name": target_meta["name"],
-                "source_kind": source_meta["kind"], "result_kind": result_kind,
-                "download_name": display_name(f"{stem}-{body.mode}{output.suffix}"),
-                "source_face_shown": face_shown(source_meta, body.source_face),
-                "target_face_shown": face_shown(target_meta, body.target_face),
-            }
-            record = queue.submit(job_id, spec, display)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        return job_api(record)
-
-    def job_api(record: Any) -> dict[str, Any]:
-        data: dict[str, Any] = record.to_api()
-        base = f"/api/jobs/{record.id}"
-        data["source_preview_url"] = f"{base}/source.jpg"
-        data["target_preview_url"] = f"{base}/target.jpg"
-        ready = record.status is JobStatus.DONE and Path(record.spec.output).is_file()
-        data["result_url"] = f"{base}/result" if ready else None
-        return data
-
-    @app.get("/api/jobs")
-    def list_jobs() -> dict[str, Any]:
-        return {"jobs": [job_api(record) for record in queue.list()]}
-
-    @app.get("/api/jobs/{job_id}")
-    def get_job(job_id: str) -> dict[str, Any]:
-        return job_api(queue.get(check_id(job_id, "job")))
-
-    @app.post("/api/jobs/{job_id}/cancel")
-    def cancel_job(job_id: str) -> dict[str, Any]:
-        return job_api(queue.cancel(check_id(job_id, "job")))
-
-    @app.delete("/api/jobs/{job_id}")
-    def delete_job(job_id: str) -> dict[str, Any]:
-        queue.delete(check_id(job_id, "job"))
-        return {"deleted": job_id}
-
-    @app.get("/api/jobs/{job_id}/result")
-    def job_result(job_id: str, download: bool = False) -> FileResponse:
-        record = queue.get(check_id(job_id, "job"))
-        output = Path(record.spec.output)
-        if record.status is not JobStatus.DONE or not output.is_file():
-            raise InputNotFoundError(f"job {job_id} has no result ({record.status.value})")
-        media_type = "video/mp4" if output.suffix == ".mp4" else "image/png"
-        return FileResponse(output, media_type=media_type,
-                            filename=record.display.get("download_name", output.name),
-                            content_disposition_type="attachment" if download else "inline")
-
-    @app.get("/api/jobs/{job_id}/{role}.jpg")
-    def job_preview(job_id: str, role: str) -> FileResponse:
-        if role not in ("source", "target"):
-            raise InputNotFoundError(f"no such preview: {role}")
-        path = storage.job_dir(check_id(job_id, "job")) / f"{role}.jpg"
-        if not path.is_file():
-            raise InputNotFoundError(f"no such job: {job_id}")
-        return FileResponse(path, media_type="image/jpeg")
-
-    # provenance ----------------------------------------------------------------------------
-    def verify_upload(upload: UploadFile) -> dict[str, Any]:
-        name = display_name(upload.filename)
-        ext, is_video = media_extension(upload.filename)
-        folder = storage.new_scratch_dir()
-        try:
-            path = folder / f"media{ext}"
-            _save_upload(upload, path, settings.max_upload_bytes)
-            sniff_media(path, is_video)
-            report = make_report(path)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        return {"name": name, "kind": "video" if is_video else "image", "report": report}
-
-    @app.post("/api/verify")
-    async def verify_file(request: Request) -> dict[str, Any]:
-        upload = await _form_file(request)
-        try:
-            return await run_in_threadpool(verify_upload, upload)
-        finally:
-            await upload.close()
-
+    for router in (pages.router, uploads.router, jobs.router, provenance.router):
+        app.include_router(router)
     return app

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from openfsgan.stages import STAGE_IMPLEMENTATIONS
+
 MAX_LABEL_CHARS = 80
 
 
@@ -43,6 +45,8 @@ class JobSpec:
         label: text of the visible "synthetic" label; None for none.
         max_frames: stop a video after this many frames (a quick preview); None for all.
         resume: continue an interrupted video job where it stopped.
+        config: the resolved swap configuration (stage choices and settings,
+            :meth:`openfsgan.pipelines.config.SwapConfig.to_dict`); None: ``method``'s preset.
     """
 
     source: str
@@ -56,6 +60,7 @@ class JobSpec:
     label: str | None = None
     max_frames: int | None = None
     resume: bool = False
+    config: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -69,11 +74,12 @@ class JobSpec:
 
     def to_swap_request(self) -> Any:
         """The library's request for this job (imports the swap machinery)."""
-        from openfsgan.jobs import SwapRequest
+        from openfsgan.jobs import SwapConfig, SwapRequest
 
         return SwapRequest(
             source=Path(self.source), target=Path(self.target), output=Path(self.output),
-            method=self.method, mode=self.mode, source_face=self.source_face,
+            method=self.method, config=None if self.config is None
+            else SwapConfig.from_dict(self.config), mode=self.mode, source_face=self.source_face,
             target_face=self.target_face, resume=self.resume, overwrite=True,
             watermark=self.watermark, label=self.label, max_frames=self.max_frames)
 
@@ -114,6 +120,7 @@ class JobRecord:
             "error": self.error,
             "summary": self.summary,
             "method": self.spec.method,
+            "stages": _stages(self.spec.config),
             "mode": self.spec.mode,
             "watermark": self.spec.watermark,
             "label": self.spec.label,
@@ -122,8 +129,17 @@ class JobRecord:
         }
 
 
+def _stages(config: dict[str, Any] | None) -> dict[str, str] | None:
+    """Stage -> implementation of a job's configuration."""
+    if config is None:
+        return None
+    return {stage: str(config.get(stage)) for stage in STAGE_IMPLEMENTATIONS}
+
+
 class CreateJob(BaseModel):
-    """Body of ``POST /api/jobs``."""
+    """Body of ``POST /api/jobs``: inputs, the method preset, optionally an implementation per
+    stage (``reenactment`` ... ``blending``, None: the method's) and ``options`` (any part of
+    the configuration tree, as in a ``--config`` YAML file)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -136,3 +152,8 @@ class CreateJob(BaseModel):
     watermark: bool = True
     label: str | None = Field(default=None, max_length=MAX_LABEL_CHARS)
     max_frames: int | None = Field(default=None, ge=1, le=10_000_000)
+    reenactment: str | None = Field(default=None, max_length=32)
+    segmentation: str | None = Field(default=None, max_length=32)
+    inpainting: str | None = Field(default=None, max_length=32)
+    blending: str | None = Field(default=None, max_length=32)
+    options: dict[str, Any] | None = None

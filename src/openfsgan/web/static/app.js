@@ -170,6 +170,18 @@ function updateStartButton() {
   document.getElementById("start").disabled = !ready;
 }
 
+function setupStages(stages) {
+  const fieldset = document.getElementById("stages");
+  for (const [stage, choices] of Object.entries(stages)) {
+    const select = el("select", { name: stage, id: `stage-${stage}` });
+    select.append(el("option", { value: "", text: "method's" }));
+    for (const choice of choices) select.append(el("option", { value: choice, text: choice }));
+    const label = el("label", { text: `${stage} ` });
+    label.append(select);
+    fieldset.append(label);
+  }
+}
+
 async function startJob(event) {
   event.preventDefault();
   const status = document.getElementById("form-status");
@@ -186,6 +198,10 @@ async function startJob(event) {
     label: labelOn ? (document.getElementById("label-text").value.trim() || null) : null,
     max_frames: maxFrames ? Number(maxFrames) : null,
   };
+  // one implementation per stage, where chosen; otherwise the method's preset decides
+  for (const select of document.querySelectorAll("#stages select")) {
+    if (select.value) body[select.name] = select.value;
+  }
   status.className = "muted";
   status.textContent = "Queuing…";
   try {
@@ -241,7 +257,11 @@ function renderJob(job) {
   card.querySelector(".title").replaceChildren(
     document.createTextNode(`${job.source_name} → ${job.target_name}`),
     el("span", { class: `badge status ${job.status}`, text: job.status }));
-  const options = [job.method, job.mode, job.watermark ? "watermarked" : "no watermark"];
+  const stages = job.stages
+    ? Object.entries(job.stages).map(([stage, choice]) => `${stage} ${choice}`).join(", ")
+    : null;
+  const options = [job.method, ...(stages ? [stages] : []), job.mode,
+    job.watermark ? "watermarked" : "no watermark"];
   if (job.label) options.push(`label “${job.label}”`);
   if (job.source_face_shown) options.push(`source face #${job.source_face_shown}`);
   if (job.target_face_shown) options.push(`target face #${job.target_face_shown}`);
@@ -439,6 +459,7 @@ async function init() {
     for (const method of state.info.methods) {
       select.append(el("option", { value: method, text: method }));
     }
+    setupStages(state.info.stages || {});
   } catch (error) {
     document.getElementById("form-status").textContent = `server unreachable: ${error.message}`;
   }
