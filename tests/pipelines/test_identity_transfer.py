@@ -102,24 +102,32 @@ def test_the_target_geometry_alone_fails_the_same_bar(people, judge, tmp_path, s
 def test_strength_zero_keeps_the_target_landmarks_and_one_moves_them(faces):
     source = views_identity([faces["hopper"].landmarks], 512)
     target = faces["astronaut"]
-    assert target_geometry(target, source, 0.0) is target.landmarks
-    assert target_geometry(target, None, 1.0) is target.landmarks
-    moved = target_geometry(target, source, 1.0)
-    half = target_geometry(target, source, 0.5)
+    size = (512, 512)
+    assert target_geometry(target.landmarks, size, source, 0.0) is target.landmarks
+    assert target_geometry(target.landmarks, size, None, 1.0) is target.landmarks
+    moved = target_geometry(target.landmarks, size, source, 1.0)
+    half = target_geometry(target.landmarks, size, source, 0.5)
     shift = np.linalg.norm(moved - target.landmarks, axis=1).mean()
     assert shift > 0.01 * target.inter_ocular
     # the offset is linear in the strength
     assert np.allclose(half - target.landmarks, 0.5 * (moved - target.landmarks), atol=1e-3)
+    # a face given its own shape does not move
+    itself = views_identity([target.landmarks], 512)
+    same = target_geometry(target.landmarks, size, itself, 1.0)
+    assert np.abs(same - target.landmarks).max() < 1e-3
 
 
 def test_a_track_pools_its_faces_and_starts_over_on_a_new_track(faces):
-    from dataclasses import replace
+    from openfsgan.face.pose import rotation_matrix
+
+    def face(name: str) -> tuple[np.ndarray, np.ndarray]:
+        return faces[name].landmarks, rotation_matrix(faces[name].pose)
 
     track = TrackIdentity()
-    first = track.update(faces["astronaut"])
-    again = track.update(faces["astronaut"])
+    first = track.update(*face("astronaut"), track_id=0)
+    again = track.update(*face("astronaut"), track_id=0)
     assert track.pool.count == 2
-    other = track.update(replace(faces["hopper"], track_id=7))
+    other = track.update(*face("hopper"), track_id=7)
     assert track.pool.count == 1  # a new track: Hopper's pool does not hold the astronaut
     # the same face twice is the same person (more evidence, a little less prior shrinkage)
     repeat = np.linalg.norm(again.identity - first.identity)

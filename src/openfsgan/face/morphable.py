@@ -379,26 +379,33 @@ def pooled_identity(faces: list[Face], model: MorphableModel | None = None,
     return pool.identity()
 
 
+def shape_offset(points: np.ndarray, rotation: np.ndarray, delta: np.ndarray,
+                 model: MorphableModel | None = None) -> np.ndarray:
+    """``[68, 2]`` pixel displacement of a shape change ``delta`` ``[68, 3]`` (face frame,
+    template units) on a face with landmarks ``points`` and pose ``rotation``: rotated,
+    scaled to the face's size and projected (orthographically, like
+    :func:`openfsgan.face.pose.project_landmarks`); centred, so the face does not move."""
+    model = model or default_model()
+    scale, _ = fit_scale_and_offset(np.asarray(points, np.float64), model.mean @ rotation.T)
+    moved = scale * (np.asarray(delta, np.float64) @ rotation.T)[:, :2]
+    return moved - moved.mean(axis=0)
+
+
 def identity_offset(target: Face, target_identity: np.ndarray, source_identity: np.ndarray,
                     strength: float, model: MorphableModel | None = None,
                     detail: np.ndarray | None = None) -> np.ndarray:
     """``[68, 2]`` pixel displacement that gives ``target`` the source's face shape.
 
     The 3D change ``identity_basis @ (strength * (source - target))`` under the target's
-    rotation and scale, projected (orthographically, like :func:`openfsgan.face.pose.
-    project_landmarks`); centred, so the face does not move. ``detail`` ``[68, 3]``: a
-    further shape difference (face frame, template units) moved by the same ``strength``.
+    rotation and scale (:func:`shape_offset`). ``detail`` ``[68, 3]``: a further shape
+    difference (face frame, template units) moved by the same ``strength``.
     """
     model = model or default_model()
-    rotation = _face_rotation(target)
     delta = model.identity_basis @ (float(strength) * (np.asarray(source_identity, np.float64)
                                                        - np.asarray(target_identity, np.float64)))
     if detail is not None:
         delta = delta + float(strength) * np.asarray(detail, np.float64)
-    scale, _ = fit_scale_and_offset(target.landmarks.astype(np.float64),
-                                    model.mean @ rotation.T)
-    moved = scale * (delta @ rotation.T)[:, :2]
-    return moved - moved.mean(axis=0)
+    return shape_offset(target.landmarks, _face_rotation(target), delta, model)
 
 
 def retarget_landmarks(target: Face, target_identity: np.ndarray, source_identity: np.ndarray,

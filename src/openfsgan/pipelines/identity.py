@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from openfsgan.face.morphable import (
@@ -21,7 +22,8 @@ from openfsgan.face.morphable import (
     IdentityPool,
     MorphableModel,
     default_model,
-    retarget_landmarks,
+    fit_landmarks,
+    shape_offset,
 )
 from openfsgan.face.pose import solve_pose
 from openfsgan.geometry.mesh_warp import (
@@ -30,7 +32,6 @@ from openfsgan.geometry.mesh_warp import (
     border_points,
     forehead_points,
 )
-from openfsgan.types import Face
 
 DEFAULT_IDENTITY_STRENGTH = 1.0
 """Default share of the source's face shape (0: the target's geometry, 1: the source's);
@@ -84,37 +85,53 @@ class TrackIdentity:
         self.track_id: int | None = None
         self.pool = IdentityPool(self.model, config)
 
-    def update(self, face: Face) -> PersonShape:
-        """Pool ``face`` (a new track starts a new pool); the shape so far."""
-        if face.track_id != self.track_id:
+    def update(self, points: np.ndarray, rotation: np.ndarray, track_id: int) -> PersonShape:
+        """Pool a face (``[68, 2]`` landmarks and its ``[3, 3]`` pose; a new ``track_id``
+        starts a new pool); the shape so far."""
+        if track_id != self.track_id:
             self.pool = IdentityPool(self.model, self.config)
-            self.track_id = face.track_id
-        self.pool.add(face)
+            self.track_id = track_id
+        self.pool.add_landmarks(points, rotation)
         return PersonShape.of(self.pool)
 
 
-def target_geometry(target: Face, source: PersonShape | None, strength: float,
-                    track: TrackIdentity | None = None) -> np.ndarray:
-    """The landmarks ``[68, 2]`` (frame pixels) the source views are brought to.
+def target_geometry(points: np.ndarray, image_size: tuple[int, int],
+                    source: PersonShape | None, strength: float,
+                    track: TrackIdentity | None = None, track_id: int = 0) -> np.ndarray:
+    """The landmarks ``[68, 2]`` the source views are brought to.
+
+    The target's landmarks plus the change of face shape from the target's pooled shape to the
+    source's, by ``strength``, under the target's pose (:mod:`openfsgan.face.morphable`). The
+    target is measured exactly as the source's views are (pose solved on its own landmarks in
+    its own image), so a face swapped with itself does not move.
 
     Args:
-        target: the target face on this frame.
+        points: ``[68, 2]`` the target's landmarks (pixels of an image of ``image_size``).
+        image_size: ``(width, height)`` of that image (the camera of the pose solve).
         source: the source's pooled shape (None: no transfer).
-        strength: share of the source's face shape in ``[0, 1]``; 0 returns the target's own
-            landmarks.
+        strength: share of the source's face shape in ``[0, 1]``; 0 returns ``points``.
         track: the target track's running shape on video (None: this face alone).
+        track_id: the target's track (a new one resets ``track``).
     """
     if source is None or strength == 0.0:
-        return target.landmarks
+        return points
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength must be in [0, 1], got {strength}")
     model = track.model if track is not None else default_model()
+    points64 = np.asarray(points, np.float64)
+    rotation = solve_pose(points64, *image_size).rotation
     if track is not None:
-        own = track.update(target)
+        own = track.update(points64, rotation, track_id)
     else:
         pool = IdentityPool(model)
-        pool.add(target)
+        pool.add_landmarks(points64, rotation)
         own = PersonShape.of(pool)
-    detail = source.residual - own.residual if TRANSFER_RESIDUAL else None
-    return retarget_landmarks(target, own.identity, source.identity, strength, model, detail)
+    fit = fit_landmarks(points64, rotation, own.identity, model)
+    delta = model.identity_basis @ (strength * (source.identity - own.identity))
+    if TRANSFER_RESIDUAL:
+        delta = delta + strength * (source.residual - own.residual)
+    moved = points64 + shape_offset(points64, fit.rotation, delta, model)
+    return moved.astype(np.float32)
 
 
 def move_target_face(frame: np.ndarray, target_points: np.ndarray, geometry: np.ndarray,
@@ -159,7 +176,15 @@ def move_target_face(frame: np.ndarray, target_points: np.ndarray, geometry: np.
     triangle_mesh = TriangleMesh.build(np.concatenate([face_dst - offset, pins]),
                                        (y1 - y0, x1 - x0))
     box = np.ascontiguousarray(frame[y0:y1, x0:x1])
-    moved = triangle_mesh.warp(box, np.concatenate([face_src - offset, pins]))
+    map_x, map_y = triangle_mesh.maps_from(np.concatenate([face_src - offset, pins]))
+    moved = cv2.remap(box, map_x, map_y, interpolation=cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)
+    # only what moved is resampled: where the displacement fades out (towards the box's
+    # border) the frame keeps its own pixels, unblurred
+    ys, xs = np.mgrid[0:y1 - y0, 0:x1 - x0].astype(np.float32)
+    shift = np.hypot(map_x - xs, map_y - ys)
+    weight = np.clip((shift - 0.1) / 0.4, 0.0, 1.0)[..., None]
     out = frame.copy()
-    out[y0:y1, x0:x1] = moved
+    out[y0:y1, x0:x1] = np.clip(box + weight * (moved.astype(np.float32) - box) + 0.5,
+                                0, 255).astype(np.uint8)
     return out

@@ -116,15 +116,16 @@ def target_geometry(target: TargetCrop, source: SourceAppearance, config: Appear
     The target's pose and expression with the source's face shape: the target's landmarks
     retargeted through the 3D morphable model by ``config.identity_strength`` (the source's
     identity pooled over its views, the target's over its video track;
-    :func:`openfsgan.pipelines.identity.target_geometry`). Strength 0 gives FSGAN's original
-    geometry, the target's own landmarks. This is the one place that decides it, for the mesh
+    :func:`openfsgan.pipelines.identity.target_geometry`), measured in the crop exactly as the
+    source's views are. Strength 0 gives FSGAN's original geometry, the target's own
+    landmarks. This is the one place that decides it, for the mesh
     warp and every step of G_r's heatmaps alike.
     """
     if config.identity_strength == 0.0:
         return target.points
-    geometry = retarget(target.face, source.identity, config.identity_strength,
-                        None if state is None else state.identity)
-    return transform_points(geometry, target.transform.matrix).astype(np.float32)
+    return retarget(target.points, (target.size, target.size), source.identity,
+                    config.identity_strength, None if state is None else state.identity,
+                    target.face.track_id)
 
 
 def remove_target_glasses(target: TargetCrop, config: AppearanceConfig) -> TargetCrop:
