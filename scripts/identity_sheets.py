@@ -30,7 +30,7 @@ from openfsgan.io.media import read_image, write_image
 from openfsgan.jobs import JobOptions, SwapRequest, run_swap
 from openfsgan.types import EulerAngles
 
-TILE = 320
+TILE = 256
 
 
 def people() -> dict[str, np.ndarray]:

@@ -35,7 +35,8 @@ FrameObserver = Callable[[int, np.ndarray, "np.ndarray | None"], None]
 
 ``rgb`` is the output frame ``[H, W, 3]`` uint8 before provenance labelling (no caption, no
 watermark); ``alpha`` is the ``[H, W]`` float32 soft mask in ``[0, 1]`` the swapped (or driven)
-face was composited into the frame with, or None where the frame passed through unchanged (no
+face was composited into the frame with (and 1 wherever the swap moved the target's own face
+outline or painted out its glasses), or None where the frame passed through unchanged (no
 chosen face on it). The arrays are the job's own: copy what you keep. Frames taken over from
 the finished segments of a resumed job are not observed again (their indices are skipped).
 """

@@ -135,7 +135,7 @@ def target_geometry(points: np.ndarray, image_size: tuple[int, int],
 
 
 def move_target_face(frame: np.ndarray, target_points: np.ndarray, geometry: np.ndarray,
-                     mesh: MeshWarpConfig | None = None, margin: float = 0.4) -> np.ndarray:
+                     mesh: MeshWarpConfig | None = None, margin: float = 0.25) -> np.ndarray:
     """The frame with the target's face moved onto the retargeted landmarks (the face outline).
 
     Where the source's face is narrower than the target's, the target's jaw line, cheeks and
