@@ -105,7 +105,7 @@ def _run_video(request: SwapRequest, config: SwapConfig, target_info: MediaInfo,
     # three stages overlap on the CPU cores: decode + analysis (a reader thread), the swap
     # (this thread), labelling + H.264 encoding (a writer thread per segment)
     frames = Prefetch(frames_with_faces(request.target, resumed, analyzer, cached),
-                       options.queue_frames)
+                      options.queue_frames)
     try:
         item = next(frames, None) if done < total else None
         while item is not None:
