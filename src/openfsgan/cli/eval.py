@@ -126,6 +126,10 @@ def run(args: argparse.Namespace) -> int:
         check_method_available(args.method)  # fail before any work
     distractors = (str(check_input_dir(args.distractors, "--distractors"))
                    if args.distractors else None)
+    if distractors is not None:  # no photos there: fail now, not after every pair has run
+        from openfsgan.evaluation.distractors import list_photos
+
+        list_photos(distractors, args.max_distractors)
     config = EvalConfig(methods=methods, frames=args.frames, seed=args.seed,
                         source_frames=args.source_frames, resume=args.resume,
                         strict_methods=() if args.method == "both" else methods,
