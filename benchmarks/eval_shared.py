@@ -45,6 +45,9 @@ def main() -> int:
                         help="folder of the report and the work files (outside the repo)")
     parser.add_argument("--resume", action="store_true", help="reuse finished pairs")
     parser.add_argument("--pairs-table", action="store_true", help="also print per-pair rows")
+    parser.add_argument("--identity-strength", type=float,
+                        help="the swaps' share of the source's face shape, 0..1 (default: "
+                             "the configuration's)")
     parser.add_argument("--max-distractors", type=int, default=300,
                         help="distractor photos from 300W-Spinkoo (default 300)")
     args = parser.parse_args()
@@ -60,13 +63,16 @@ def main() -> int:
         markdown_summary_table,
     )
 
-    report_path = args.out / f"eval_shared_{args.method}_{args.frames}f.json"
+    strength = "" if args.identity_strength is None else f"_s{args.identity_strength:g}"
+    report_path = args.out / f"eval_shared_{args.method}_{args.frames}f{strength}.json"
     code = openfsgan(["-q", "eval", "--pairs", str(REPO / "eval" / "pairs_shared.csv"),
                       "--data-root", str(SHARED_FACES), "-o", str(report_path),
                       "--method", args.method, "--frames", str(args.frames),
                       "--seed", str(args.seed), "--overwrite",
                       "--distractors", str(SHARED_FACES / "300W-Spinkoo"),
                       "--max-distractors", str(args.max_distractors),
+                      *([] if args.identity_strength is None
+                        else ["--identity-strength", str(args.identity_strength)]),
                       *(["--resume"] if args.resume else [])])
     if not report_path.exists():
         return code or 1

@@ -7,6 +7,11 @@ driver), through the library entry point ``run_swap`` with no labelling: a recor
 keeps each output frame exactly as the pipeline produced it, before any encoding. A change of
 float order may move pixels by one grey level; such a change fails here and must be judged
 (and the checksums renewed) on purpose, never silently.
+
+The swaps run at identity strength 0 (``--identity-strength 0``): the target's own geometry, as
+before the identity transfer of the 3D morphable model; that they still give the old outputs
+bit for bit is what "strength 0 = today's swap" means. At the default strength the swap's
+output must differ (the test below), reenactment's not (it keeps the source's shape anyway).
 """
 
 from __future__ import annotations
@@ -108,10 +113,21 @@ def test_preset_output_is_unchanged(inputs: dict[str, Path], tmp_path: Path, met
     suffix = ".mp4" if kind == "clip" else ".png"
     labeler = RecordingLabeler()
     summary = run_swap(SwapRequest(inputs["source"], inputs[kind], tmp_path / f"out{suffix}",
-                                   method=method, mode=mode, watermark=False),
+                                   method=method, mode=mode, watermark=False,
+                                   identity_strength=0.0),
                        options=JobOptions(segment_frames=2, preset="ultrafast", use_cache=False),
                        labeler=labeler)
     frames = [labeler.frames[i] for i in sorted(labeler.frames)]
     assert len(frames) == summary.frames_total == (FRAMES if kind == "clip" else 1)
     assert summary.frames_swapped == len(frames)
     assert _digest(frames) == OUTPUT_CHECKSUM[(method, mode, kind)]
+
+
+@pytest.mark.parametrize("method", ["classic", "neural"])
+def test_the_default_identity_strength_changes_the_swap(inputs: dict[str, Path], tmp_path: Path,
+                                                        method: str) -> None:
+    labeler = RecordingLabeler()
+    run_swap(SwapRequest(inputs["source"], inputs["photo"], tmp_path / "out.png", method=method,
+                         watermark=False),
+             options=JobOptions(use_cache=False), labeler=labeler)
+    assert _digest([labeler.frames[0]]) != OUTPUT_CHECKSUM[(method, "swap", "photo")]

@@ -58,6 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-distractors", type=int, default=300, metavar="N",
                         help="most distractor photos used, evenly spaced (default 300)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--identity-strength", type=float, metavar="S",
+                        help="the swaps' share of the source's face shape, 0..1 (default: "
+                             "each method's; see swap --identity-strength)")
     parser.add_argument("--work-dir", metavar="DIR",
                         help="swapped videos and per-pair results (default: REPORT_work/ "
                              "beside the report)")
@@ -130,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
     config = EvalConfig(methods=methods, frames=args.frames, seed=args.seed,
                         source_frames=args.source_frames, resume=args.resume,
                         strict_methods=() if args.method == "both" else methods,
-                        swap_options=swap_options,
-                        distractors=distractors, max_distractors=args.max_distractors)
+                        distractors=distractors, max_distractors=args.max_distractors,
+                        swap_options=swap_options, identity_strength=args.identity_strength)
     stem = report_path.with_suffix("")
     work_dir = Path(args.work_dir) if args.work_dir else stem.with_name(stem.name + "_work")
     check_output_folder(work_dir, "work folder")

@@ -26,7 +26,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,12 +98,14 @@ class EvalConfig:
         resume: reuse per-pair results cached in the work folder by an earlier run.
         strict_methods: methods that must be available (an unavailable one is an error, not a
             skipped column); the CLI sets it for a single requested method.
-        swap_options: options every method's swap configuration gets on top of its preset
-            (stage choices and settings, as in a ``--config`` YAML file; see
-            :func:`openfsgan.pipelines.config.resolve_config`); None for the presets as they are.
         distractors: folder of photos of other people added to the ID-retrieval gallery
             (:mod:`openfsgan.evaluation.distractors`); None: no distractors.
         max_distractors: most distractor photos used (evenly spaced over the folder).
+        identity_strength: the swaps' share of the source's face shape (``swap
+            --identity-strength``); None: each method's default.
+        swap_options: options every method's swap configuration gets on top of its preset
+            (stage choices and settings, as in a ``--config`` YAML file; see
+            :func:`openfsgan.pipelines.config.resolve_config`); None for the presets as they are.
     """
 
     methods: tuple[str, ...] = ("classic",)
@@ -112,11 +114,15 @@ class EvalConfig:
     source_frames: int = 8
     resume: bool = False
     strict_methods: tuple[str, ...] = ()
-    swap_options: Mapping[str, Any] | None = None
     distractors: str | None = None
     max_distractors: int = 300
+    identity_strength: float | None = None
+    swap_options: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        if self.identity_strength is not None and not 0.0 <= self.identity_strength <= 1.0:
+            raise ConfigError(f"--identity-strength must be in [0, 1], got "
+                              f"{self.identity_strength}")
         if not self.methods:
             raise ConfigError("at least one method must be evaluated")
         unknown = [m for m in self.methods if m not in METHODS]
@@ -136,8 +142,13 @@ class EvalConfig:
             self.swap_config(method)
 
     def swap_config(self, method: str) -> SwapConfig:
-        """The resolved swap configuration of ``method`` in this evaluation."""
-        return resolve_config(method, config=self.swap_options)
+        """The resolved swap configuration of ``method`` in this evaluation (with
+        ``identity_strength`` when set)."""
+        config = resolve_config(method, config=self.swap_options)
+        if self.identity_strength is None:
+            return config
+        return replace(config, appearance=replace(config.appearance,
+                                                  identity_strength=self.identity_strength))
 
 
 @dataclass
@@ -349,7 +360,7 @@ def swap_with_jobs(pair: EvalPair, source: Path, target: Path, method: str,
 
     _seed_everything(config.seed, pair.pair_id)
     request = SwapRequest(source=source, target=target, output=output, method=method,
-                          config=config.swap_config(method), mode=pair.mode,
+                          mode=pair.mode, config=config.swap_config(method),
                           max_frames=config.frames, watermark=False, label=None,
                           overwrite=True)
     summary = run_swap(request, options=JobOptions(crf=LOSSLESS_CRF))

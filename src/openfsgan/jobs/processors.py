@@ -63,9 +63,14 @@ class SwapProcessor:
         if face is None:
             return FrameResult(rgb)
         swapped = swap_crop(rgb, face, self.source, self.stages, self.config, self.state)
-        frame = paste_back(rgb, swapped.output, swapped.output_mask, swapped.output_transform)
-        alpha = (paste_alpha(swapped.output_mask, swapped.output_transform, rgb.shape)
-                 if self.with_alpha else None)
+        # into the target frame as the swap left it (glasses painted out, face outline moved)
+        frame = paste_back(swapped.target_crop.frame, swapped.output, swapped.output_mask,
+                           swapped.output_transform)
+        alpha = None
+        if self.with_alpha:
+            alpha = paste_alpha(swapped.output_mask, swapped.output_transform, rgb.shape)
+            if swapped.target_crop.frame is not rgb:  # what the swap moved or painted out
+                alpha = np.maximum(alpha, (swapped.target_crop.frame != rgb).any(axis=2))
         return FrameResult(frame, alpha)
 
     def state_dict(self) -> dict[str, Any]:
