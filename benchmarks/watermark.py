@@ -12,6 +12,8 @@ H.264 key frame: x264 puts one every 250 frames). Attacks, each followed by H.26
 * ``crop71``, ``crop55``, ``crop50``: a centred crop keeping 71 %, 55 % or 50 % of each side;
 * ``crop50+half+crf30``: a centred 50 % crop, a 0.5x downscale, then CRF 30;
 * ``crop71+0.55x+crf30``: a centred 71 % crop, a 0.55x downscale, then CRF 30;
+* ``crop50+half+crf18``, ``crop50+half``, ``crop50+half+raw`` (not run by default): the same crop
+  and downscale, then CRF 18, CRF 23 or no re-encoding (where the combined attack loses the mark).
 * ``jpeg75``: single frames as JPEG quality 75 photos (one frame per window).
 
 Reported per attack: windows where the mark is found, where the payload passes its check (all 48
@@ -145,6 +147,14 @@ ATTACKS: dict[str, Attack] = {
                                                    fps, 30),
 }
 
+# Not run by default: they locate where the combined attack loses the mark (the same crop and
+# downscale, then milder compression).
+DIAGNOSTIC_ATTACKS: dict[str, Attack] = {
+    "crop50+half+crf18": lambda frames, fps: h264(half(centred_crop(frames, 0.50)), fps, 18),
+    "crop50+half": lambda frames, fps: h264(half(centred_crop(frames, 0.50)), fps),
+    "crop50+half+raw": lambda frames, fps: half(centred_crop(frames, 0.50)),
+}
+
 
 def psnr_db(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
@@ -221,10 +231,11 @@ def main() -> int:
     parser.add_argument("--attacks", default=",".join(ATTACKS),
                         help="comma-separated video attacks to run (default: all)")
     args = parser.parse_args()
-    attacks = {name: ATTACKS[name] for name in args.attacks.split(",") if name}
-    unknown = set(args.attacks.split(",")) - set(ATTACKS) - {""}
+    known = {**ATTACKS, **DIAGNOSTIC_ATTACKS}
+    attacks = {name: known[name] for name in args.attacks.split(",") if name}
+    unknown = set(args.attacks.split(",")) - set(known) - {""}
     if unknown:
-        parser.error(f"unknown attacks {sorted(unknown)}; valid: {', '.join(ATTACKS)}")
+        parser.error(f"unknown attacks {sorted(unknown)}; valid: {', '.join(known)}")
     videos = (args.videos or sorted(SHARED.glob("**/*.mp4")))[: args.max_videos]
     if not videos:
         print(f"shared videos not found under {SHARED}: nothing to measure (set "
