@@ -3,7 +3,8 @@ Sec. 3 and Fig. 2), run through ONNX Runtime (:class:`openfsgan.inference.Neural
 
 * reenactment ``neural`` (:class:`GeneratorReenactor`): each appearance-map view is reenacted
   to the target's geometry with G_r, iteratively through intermediate landmarks, and the views
-  blended with their barycentric weights; in reenact mode G_r drives the source photo;
+  blended with their barycentric weights; in reenact mode G_r drives the source photo in the
+  driven face's own alignment, placed as the classic reenactment places its crop;
 * segmentation ``neural`` (:class:`GeneratorSegmenter`): G_s's face class on the target crop,
   kept within a dilation of the face hull;
 * inpainting ``neural`` (:class:`GeneratorInpainter`): G_c completes the reenacted face where
