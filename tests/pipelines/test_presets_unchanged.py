@@ -46,9 +46,13 @@ OUTPUT_CHECKSUM: dict[tuple[str, str, str], str] = {
     ("neural", "swap", "photo"):
         "62e6cf58f1b32f30be793ec87844838d127f8baf4bfd0c70b3e6f6375f347e8f",
     ("neural", "reenact", "clip"):
-        "769ebb83b71cdec5d7376da843561e983feb0a7119cc5feab16b2700c61153e8",
+        "b06f6c9bff3ef4bbd312f9665ca311358a3b4ca566b0ac9c60d0dc60ecbc9f8b",
 }
-"""sha256 of the output frames (all frames, in order) per (method, mode, target kind)."""
+"""sha256 of the output frames (all frames, in order) per (method, mode, target kind).
+
+Renewed on purpose: ``("neural", "reenact", "clip")`` when neural reenactment got the classic
+reenactment's placement (G_r works in the driven face's own alignment, pasted into the mesh
+warp's wide crop; issue 16): a fix, not a float-order change."""
 
 
 class RecordingLabeler:
