@@ -57,6 +57,10 @@ def test_train_gpu_on_the_cpu(crop_pack: Path, tmp_path: Path) -> None:
         rows = list(csv.DictReader(handle))
     assert {row["stage"] for row in rows} == set(STAGES)
     assert any(row["name"] == "generator" for row in rows)
+    # checkpoints (optimiser state in shards) and exports: every file < 16 MiB
+    written = [p for p in out.rglob("*") if p.is_file() and "data" not in p.parts]
+    assert any(p.name.startswith("state-") for p in written)
+    assert max(p.stat().st_size for p in written) < 16 * 1024 * 1024
     # a second run into the same folder continues every stage's run
     again = train_all(_options(crop_pack, out, 3))
     assert {s: v["steps"] for s, v in again["stages"].items()} == dict.fromkeys(STAGES, 3)
