@@ -86,8 +86,9 @@ class ViewSet:
         angle = rng.uniform(-config.max_rotation_deg, config.max_rotation_deg)
         scale = 1.0 + rng.uniform(-config.max_scale, config.max_scale)
         shift = rng.uniform(-config.max_shift, config.max_shift, 2) * size
-        matrix = cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), angle, scale)
-        matrix[:, 2] += shift
+        matrix = np.asarray(cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), angle,
+                                                    scale), np.float64)
+        matrix[:, 2] = matrix[:, 2] + shift
         image = cv2.warpAffine(self.images[index], matrix, (size, size), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)
         points = self.points[index] @ matrix[:, :2].T + matrix[:, 2]

@@ -159,7 +159,7 @@ def _losses_rows(run: Path, stage: str) -> list[dict[str, Any]]:
     path = run / "logs" / SCALARS_FILE
     if not path.is_file():
         return []
-    rows = []
+    rows: list[dict[str, Any]] = []
     for line in path.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         rows.extend({"stage": stage, "step": record["step"], "name": key, "value": value}
