@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"directory: {info.directory}\nentries: {info.entries}\n"
           f"size: {info.total_bytes / 1e6:.2f} MB")
     entries = tuned.entries()
-    print(f"fine-tuned models: {tuned.directory}\nentries: {len(entries)}")
+    # not a second "entries:" line: that one counts the analyses
+    print(f"fine-tuned models: {len(entries)} in {tuned.directory}")
     for entry in entries:
         data = entry.info()
         state = "complete" if entry.complete else "unfinished (resumable)"
