@@ -84,5 +84,5 @@ def test_finetune_needs_the_neural_reenactment(inputs: dict[str, Path], tmp_path
     done = openfsgan("swap", inputs["source"], inputs["photo"], "-o", tmp_path / "x.png",
                      "--finetune", "3", cache=inputs["cache"])
     assert done.returncode == 9, done.stderr  # ConfigError
-    assert "needs the neural reenactment stage" in done.stderr
+    assert "it needs the neural reenactment stage" in done.stderr
     assert "Traceback" not in done.stderr

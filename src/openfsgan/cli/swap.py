@@ -63,8 +63,14 @@ def config_from_args(args: argparse.Namespace) -> Any:
     options: dict[str, Any] = {}
     if getattr(args, "finetune", None) is not None:  # a flag wins over the file
         options["finetune"] = {"steps": args.finetune}
-    return resolve_config(args.method, config=options or None, config_file=args.config,
-                          **{stage: getattr(args, stage) for stage in STAGE_IMPLEMENTATIONS})
+    config = resolve_config(args.method, config=options or None, config_file=args.config,
+                            **{stage: getattr(args, stage) for stage in STAGE_IMPLEMENTATIONS})
+    if options and config.finetune.enabled and config.reenactment != "neural":
+        from openfsgan.errors import ConfigError
+
+        raise ConfigError("--finetune tunes G_r: it needs the neural reenactment stage "
+                          "(--method neural or --reenactment neural)")
+    return config
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -78,8 +78,9 @@ class SwapConfig(Config):
             Poisson).
         neural: settings of the generators' implementations.
         reenact: settings of the reenactment mode (expression gain; the mesh warp's crop).
-        finetune: fine-tuning of G_r on the source before the job (``--finetune N``; neural
-            reenactment only; :mod:`openfsgan.pipelines.finetune`).
+        finetune: fine-tuning of G_r on the source before the job (``--finetune N``,
+            :mod:`openfsgan.pipelines.finetune`); used only with the neural reenactment stage
+            (recorded but unused otherwise, so one file serves an evaluation of both methods).
 
     In ``reenact`` mode only the reenactment stage runs (the source photo is driven and pasted
     back through a border window); the other choices are recorded but not used.
@@ -102,9 +103,6 @@ class SwapConfig(Config):
     def __post_init__(self) -> None:
         for stage in STAGE_CHOICES:
             check_stage(stage, getattr(self, stage))
-        if self.finetune.enabled and self.reenactment != "neural":
-            raise ConfigError("fine-tuning (--finetune) tunes G_r: it needs the neural "
-                              "reenactment stage (--method neural or --reenactment neural)")
 
     @property
     def stages(self) -> dict[str, str]:
