@@ -1,12 +1,16 @@
 """Evaluate the swap on the shared videos (eval/pairs_shared.csv) and print the README table.
 
     python benchmarks/eval_shared.py                      # classic, 8 frames per pair
-    python benchmarks/eval_shared.py --frames 32 --method both --resume
+    python benchmarks/eval_shared.py --frames 24 --method both --resume
 
-The pair list uses only identities held out from training (eval/heldout_identities.txt). The
-swapped videos (research data, watermark off) stay in --out, outside the repository. The
-figures are deterministic for fixed inputs and seed, except the swap fps, which depends on the
-machine's load: report them with the machine and whether it was shared.
+The pair list uses only identities held out from training (eval/heldout_identities.txt): 12
+identity swaps, 5 swaps onto the same person, 4 reenactments driven by another person and 3
+self-reenactments. ID retrieval is also scored with distractors: up to --max-distractors
+photos of the 300-W set in the shared data, each its own identity. The swapped videos
+(research data, watermark off) stay in --out, outside the repository. The figures are
+deterministic for fixed inputs and seed, except the swap fps, which depends on the machine's
+load: report them with the machine and whether it was shared. With --method both the script
+also prints the README's side-by-side tables (classic / neural in each cell).
 """
 
 from __future__ import annotations
@@ -23,6 +27,13 @@ SHARED_FACES = Path(os.environ.get("OPENFSGAN_SHARED_FACES",
                                    REPO.parent / "shared" / "data" / "faces"))
 
 
+# The README's columns: identity as a margin and against distractors, the two expression
+# errors side by side, absolute pose and pose change, and self-reenactment fidelity.
+SIDE_BY_SIDE = ("id_gain", "id_retrieval", "id_retrieval_distractors", "pose_error_deg",
+                "pose_change_error_deg", "expression_error_pct", "expression_invariant_pct",
+                "l1", "psnr", "keypoint_error_pct")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -34,6 +45,11 @@ def main() -> int:
                         help="folder of the report and the work files (outside the repo)")
     parser.add_argument("--resume", action="store_true", help="reuse finished pairs")
     parser.add_argument("--pairs-table", action="store_true", help="also print per-pair rows")
+    parser.add_argument("--identity-strength", type=float,
+                        help="the swaps' share of the source's face shape, 0..1 (default: "
+                             "the configuration's)")
+    parser.add_argument("--max-distractors", type=int, default=300,
+                        help="distractor photos from 300W-Spinkoo (default 300)")
     args = parser.parse_args()
     if not SHARED_FACES.is_dir():
         print(f"shared face data not found at {SHARED_FACES} (set OPENFSGAN_SHARED_FACES)",
@@ -41,13 +57,22 @@ def main() -> int:
         return 2
 
     from openfsgan.cli.main import main as openfsgan
-    from openfsgan.metrics.report import markdown_pairs_table, markdown_summary_table
+    from openfsgan.metrics.report import (
+        markdown_pairs_table,
+        markdown_side_by_side,
+        markdown_summary_table,
+    )
 
-    report_path = args.out / f"eval_shared_{args.method}_{args.frames}f.json"
+    strength = "" if args.identity_strength is None else f"_s{args.identity_strength:g}"
+    report_path = args.out / f"eval_shared_{args.method}_{args.frames}f{strength}.json"
     code = openfsgan(["-q", "eval", "--pairs", str(REPO / "eval" / "pairs_shared.csv"),
                       "--data-root", str(SHARED_FACES), "-o", str(report_path),
                       "--method", args.method, "--frames", str(args.frames),
                       "--seed", str(args.seed), "--overwrite",
+                      "--distractors", str(SHARED_FACES / "300W-Spinkoo"),
+                      "--max-distractors", str(args.max_distractors),
+                      *([] if args.identity_strength is None
+                        else ["--identity-strength", str(args.identity_strength)]),
                       *(["--resume"] if args.resume else [])])
     if not report_path.exists():
         return code or 1
@@ -57,6 +82,9 @@ def main() -> int:
           f"scored, {args.frames} frames each, seed {args.seed}, watermark off "
           f"({report['timing']['wall_s']:.0f} s wall)\n")
     print(markdown_summary_table(report["summary"]))
+    methods = report["protocol"]["methods"]
+    print(f"\n## Identity, motion and expression ({' / '.join(methods)})\n")
+    print(markdown_side_by_side(report["summary"], report["pairs"], SIDE_BY_SIDE, methods))
     if args.pairs_table:
         print()
         print(markdown_pairs_table(report["pairs"]))

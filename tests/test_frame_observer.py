@@ -150,7 +150,24 @@ def test_alpha_is_the_mask_the_face_was_pasted_with(media: dict[str, Path],
 
     monkeypatch.setattr(module, "paste_back", recording_paste)
     recorder = Recorder()
+    # at identity strength 0 the swap changes the frame only through the paste; at the
+    # default it also moves the target's outline (the alpha then covers that too, below)
     _run(SwapRequest(media["source"], media["photo"], tmp_path / "out.png", method=method,
-                     mode=mode, watermark=False), recorder, analyzer)
+                     mode=mode, watermark=False, identity_strength=0.0), recorder, analyzer)
     (_, _, alpha), = recorder.observed
     assert len(pasted) == 1 and np.array_equal(alpha, pasted[0])
+
+
+@pytest.mark.parametrize("method", ["classic", "neural"])
+def test_alpha_covers_what_the_identity_transfer_moved(media: dict[str, Path],
+                                                      analyzer: FaceAnalyzer, tmp_path: Path,
+                                                      method: str) -> None:
+    from openfsgan.io.media import read_image
+
+    recorder = Recorder()
+    _run(SwapRequest(media["source"], media["photo"], tmp_path / "out.png", method=method,
+                     watermark=False), recorder, analyzer)
+    (_, rgb, alpha), = recorder.observed
+    target = read_image(media["photo"])
+    assert alpha is not None
+    assert np.array_equal(rgb[alpha == 0], target[alpha == 0])

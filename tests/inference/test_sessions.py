@@ -9,7 +9,7 @@ import pytest
 
 from openfsgan.errors import ModelError
 from openfsgan.inference import STAGES, NeuralModels, load_session, shipped_model_dir
-from openfsgan.inference.sessions import ONNX_FILE
+from openfsgan.inference.sessions import ONNX_FILE, default_threads
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 
@@ -76,3 +76,15 @@ def test_missing_or_wrong_models_are_clear_errors(tmp_path: Path) -> None:
         load_session("inpainting", other)
     with pytest.raises(ModelError, match="unknown stage"):
         shipped_model_dir("upscaler")
+
+
+def test_sessions_do_not_busy_wait_and_use_the_allowed_cores() -> None:
+    """ORT's workers spin for work by default, doubling a 128-px generator's CPU time and taking
+    the cores from the job's decoder, tracker and encoder threads."""
+    import os
+
+    options = load_session("reenactment").session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.intra_op_num_threads == default_threads() == len(os.sched_getaffinity(0))
+    assert load_session("segmentation", threads=1).session.get_session_options(
+    ).intra_op_num_threads == 1

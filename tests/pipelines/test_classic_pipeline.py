@@ -124,8 +124,11 @@ def test_swap_changes_only_the_face_region() -> None:
     assert np.abs(swapped.blended.astype(int) - swapped.target)[inside].mean() > 5
     outside = swapped.mask < 0.01
     assert np.array_equal(swapped.blended[outside], swapped.target[outside])
-    out = swap_frame(target, target_face, source, STAGES, SHARED, state)
-    # the frame changes only inside the blended region (pasted back with a thin inner feather)
+    # the frame changes only inside the blended region (pasted back with a thin inner feather);
+    # at identity strength 0: with the source's face shape the target's outline is also moved
+    # (a displacement near the face, tests/pipelines/test_identity_transfer.py)
+    out = swap_frame(target, target_face, source, STAGES, AppearanceConfig(identity_strength=0.0),
+                     state)
     changed = np.abs(out.astype(int) - target).max(axis=-1) > 0
     face_box = target_face.box
     ys, xs = np.nonzero(changed)

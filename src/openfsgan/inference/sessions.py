@@ -60,6 +60,15 @@ def execution_providers() -> list[str]:
     return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
 
 
+def default_threads() -> int:
+    """ONNX Runtime's intra-op threads when none are asked for: the cores this process may run
+    on (ORT's own default counts the machine's physical cores, whatever the affinity)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity on this platform
+        return max(1, os.cpu_count() or 1)
+
+
 @dataclass(frozen=True, eq=False)
 class GeneratorSession:
     """One generator graph: call it with NCHW float32 arrays, get its outputs.
@@ -96,7 +105,7 @@ def load_session(stage: str, model_dir: str | os.PathLike[str] | None = None,
     Args:
         stage: one of :data:`STAGES`.
         model_dir: folder holding ``model.onnx``; None for the shipped model.
-        threads: ONNX Runtime intra-op threads (None: its default).
+        threads: ONNX Runtime intra-op threads (None: :func:`default_threads`).
 
     Raises:
         ModelError: the file is missing or is not a valid graph of that stage.
@@ -112,8 +121,12 @@ def load_session(stage: str, model_dir: str | os.PathLike[str] | None = None,
         raise ModelError(f"no {stage} model at {path}: {hint}")
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    if threads is not None:
-        options.intra_op_num_threads = threads
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads if threads is not None else default_threads()
+    # ORT's worker threads busy-wait for work by default: that doubles the CPU time of a
+    # 128-px generator and takes the cores from the job's decoder, tracker and encoder
+    # threads, which run beside the generators
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(str(path), options, providers=execution_providers())
     except Exception as exc:  # onnxruntime raises its own exception types for bad files

@@ -63,9 +63,14 @@ class SwapProcessor:
         if face is None:
             return FrameResult(rgb)
         swapped = swap_crop(rgb, face, self.source, self.stages, self.config, self.state)
-        frame = paste_back(rgb, swapped.output, swapped.output_mask, swapped.output_transform)
-        alpha = (paste_alpha(swapped.output_mask, swapped.output_transform, rgb.shape)
-                 if self.with_alpha else None)
+        # into the target frame as the swap left it (glasses painted out, face outline moved)
+        frame = paste_back(swapped.target_crop.frame, swapped.output, swapped.output_mask,
+                           swapped.output_transform)
+        alpha = None
+        if self.with_alpha:
+            alpha = paste_alpha(swapped.output_mask, swapped.output_transform, rgb.shape)
+            if swapped.target_crop.frame is not rgb:  # what the swap moved or painted out
+                alpha = np.maximum(alpha, (swapped.target_crop.frame != rgb).any(axis=2))
         return FrameResult(frame, alpha)
 
     def state_dict(self) -> dict[str, Any]:
@@ -141,37 +146,38 @@ def _photo_view(frame: np.ndarray, face: Face, size: int) -> tuple[np.ndarray, n
 
 
 def build_processor(request: SwapRequest, config: SwapConfig, analyzer: FaceAnalyzer,
-                    options: JobOptions, video: bool) -> tuple[FrameProcessor, int]:
+                    options: JobOptions, video: bool, models: NeuralModels | None = None
+                    ) -> tuple[FrameProcessor, int]:
     """The frame processor of a job and its number of source views (1 for reenact).
 
-    The shipped generators are loaded only when a chosen stage runs one; with fine-tuning on
-    (``config.finetune``), G_r is first tuned on the source's views and the stages are made
-    again with the tuned G_r.
+    The shipped generators (``models`` when given) are loaded only when a chosen stage runs
+    one; with fine-tuning on (``config.finetune``), G_r is first tuned on the source's views and
+    the stages are made again with the tuned G_r.
     """
-    loaded: list[NeuralModels] = []
+    loaded: list[NeuralModels] = [] if models is None else [models]
 
-    def models() -> NeuralModels:
+    def load_models() -> NeuralModels:
         if not loaded:
             loaded.append(_load_models())
         return loaded[0]
 
     tune = config.finetune.enabled and config.reenactment == "neural"
     if request.mode == "reenact":
-        reenactor = build_reenactor(config, models)
+        reenactor = build_reenactor(config, load_models)
         source = reenact_source(request, analyzer, reenactor)
         if tune:
-            view = _photo_view(source.frame, source.face, models().resolution)
-            tuned = _tuned_models(models(), request, config, [view], options)
+            view = _photo_view(source.frame, source.face, load_models().resolution)
+            tuned = _tuned_models(load_models(), request, config, [view], options)
             reenactor = build_reenactor(config, lambda: tuned)
             source = reenactor.prepare(source.frame, source.face)
         return ReenactProcessor(reenactor, source, config.reenact), 1
-    stages = build_stages(config, models)
+    stages = build_stages(config, load_models)
     geometry = stages.reenactor.view_geometry(config.appearance.min_view_distance_deg)
     appearance = load_source_appearance(request.source, request.source_face, analyzer,
                                         geometry, options.use_cache)
     if tune:
         views = [(view.crop, view.landmarks) for view in appearance.views]
-        tuned = _tuned_models(models(), request, config, views, options)
+        tuned = _tuned_models(load_models(), request, config, views, options)
         stages = build_stages(config, lambda: tuned)
     return (SwapProcessor(stages, appearance, config.appearance, video),
             len(appearance.views))

@@ -8,7 +8,7 @@ callers that only build or validate a request need nothing else.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,7 +40,8 @@ FrameObserver = Callable[[int, np.ndarray, "np.ndarray | None"], None]
 
 ``rgb`` is the output frame ``[H, W, 3]`` uint8 before provenance labelling (no caption, no
 watermark); ``alpha`` is the ``[H, W]`` float32 soft mask in ``[0, 1]`` the swapped (or driven)
-face was composited into the frame with, or None where the frame passed through unchanged (no
+face was composited into the frame with (and 1 wherever the swap moved the target's own face
+outline or painted out its glasses), or None where the frame passed through unchanged (no
 chosen face on it). The arrays are the job's own: copy what you keep. Frames taken over from
 the finished segments of a resumed job are not observed again (their indices are skipped).
 """
@@ -83,6 +84,10 @@ class SwapRequest:
         config: the whole configuration (stage choices and every setting,
             :func:`openfsgan.pipelines.config.resolve_config`); None: the ``method`` preset.
             Its ``method`` must then equal ``method``.
+        identity_strength: share of the source's face shape in the swap's target geometry
+            (0: the target's landmarks, 1: the source's shape;
+            :attr:`openfsgan.pipelines.appearance.AppearanceConfig.identity_strength`); None:
+            the configuration's. Reenactment keeps the source's own shape anyway.
     """
 
     source: Path
@@ -102,13 +107,20 @@ class SwapRequest:
     c2pa_cert: Path | None = None
     c2pa_key: Path | None = None
     config: SwapConfig | None = None
+    identity_strength: float | None = None
 
     def resolved_config(self) -> SwapConfig:
-        """The configuration this job runs with (the ``method`` preset unless given)."""
+        """The configuration this job runs with (the ``method`` preset unless given, with
+        ``identity_strength`` when set)."""
         if self.config is not None:
-            return self.config
-        check_method(self.method)
-        return SwapConfig.preset(self.method)
+            config = self.config
+        else:
+            check_method(self.method)
+            config = SwapConfig.preset(self.method)
+        if self.identity_strength is None:
+            return config
+        return replace(config, appearance=replace(config.appearance,
+                                                  identity_strength=self.identity_strength))
 
 
 @dataclass(frozen=True)
@@ -262,6 +274,8 @@ def check_request(request: SwapRequest) -> tuple[MediaInfo, MediaInfo | None]:
         value = getattr(request, name)
         if value is not None and value < 0:
             raise ConfigError(f"{name.replace('_', '-')} must be >= 0, got {value}")
+    if request.identity_strength is not None and not 0.0 <= request.identity_strength <= 1.0:
+        raise ConfigError(f"identity-strength must be in [0, 1], got {request.identity_strength}")
     if request.max_frames is not None and request.max_frames < 1:
         raise ConfigError(f"max-frames must be >= 1, got {request.max_frames}")
     check_input_path(request.source, "source", allow_dir=True)

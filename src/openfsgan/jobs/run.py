@@ -40,6 +40,7 @@ from openfsgan.types import BoundingBox, Face, FrameFaces, MediaInfo
 
 if TYPE_CHECKING:
     from openfsgan.face.analyzer import FaceAnalyzer
+    from openfsgan.inference import NeuralModels
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,8 @@ def _run_image(request: SwapRequest, processor: FrameProcessor, selector: FaceSe
 def run_swap(request: SwapRequest, progress: Progress | None = None,
              cancel: threading.Event | None = None, *, options: JobOptions | None = None,
              labeler: OutputLabeler | None = None,
-             analyzer: FaceAnalyzer | None = None) -> JobSummary:
+             analyzer: FaceAnalyzer | None = None,
+             models: NeuralModels | None = None) -> JobSummary:
     """Run one swap or reenactment job from files to a file.
 
     Args:
@@ -194,6 +196,8 @@ def run_swap(request: SwapRequest, progress: Progress | None = None,
         labeler: provenance labeler (default: :func:`make_labeler`; with ``watermark=False``
             it skips the pixel mark but still writes the metadata tag and C2PA manifest).
         analyzer: face analyzer to use (default: a new one with the default config).
+        models: the shipped generators, already loaded (a process running many jobs loads
+            them once); default: loaded by the job when a chosen stage runs one.
 
     Raises:
         OpenFSGANError subclasses for bad inputs or outputs (nothing is written then),
@@ -209,7 +213,7 @@ def run_swap(request: SwapRequest, progress: Progress | None = None,
     _check_cancel(cancel)
     config = request.resolved_config()
     processor, source_views = build_processor(request, config, analyzer, options,
-                                              target_info.is_video)
+                                              target_info.is_video, models)
     processor.with_alpha = options.frame_observer is not None
     selector = target_selector(request, analyzer)
     if target_info.is_video:

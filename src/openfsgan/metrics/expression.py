@@ -62,3 +62,59 @@ def expression_error_pct(output_landmarks: np.ndarray, target_landmarks: np.ndar
         raise ValueError("target landmarks have zero inter-ocular distance")
     aligned = similarity_align(output, target)
     return 100.0 * float(np.linalg.norm(aligned - target, axis=1).mean()) / iod
+
+
+def eye_distance_normalised(shapes: np.ndarray) -> np.ndarray:
+    """Each frame's ``[68, 2]`` shape centred and divided by its own inter-ocular distance.
+
+    ``[T, 68, 2] -> [T, 68, 2]``; a frame with zero eye distance becomes NaN. After this, a
+    distance of 0.01 is 1 % of the eye distance, whatever the face's size in pixels.
+    """
+    points = np.asarray(shapes, dtype=np.float64)
+    if points.ndim != 3 or points.shape[1:] != (NUM_LANDMARKS, 2):
+        raise ValueError(f"expected [T, 68, 2] shapes, got {list(points.shape)}")
+    iod = np.linalg.norm(points[:, RIGHT_EYE_OUTER] - points[:, LEFT_EYE_OUTER], axis=1)
+    centred = points - points.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(iod[:, None, None] > 0, centred / iod[:, None, None], np.nan)
+
+
+def expression_deltas(shapes: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Each valid frame's eye-distance-normalised shape minus the mean over the valid frames.
+
+    ``[T, 68, 2], bool [T] -> [T, 68, 2]`` (NaN on invalid frames). Subtracting the video's
+    own mean shape removes the person's face shape, which is constant over a video; what is
+    left is how the face moves: expression (and what pose normalisation left behind).
+    """
+    normalised = eye_distance_normalised(shapes)
+    keep = np.asarray(valid, dtype=bool) & np.isfinite(normalised).all(axis=(1, 2))
+    deltas = np.full_like(normalised, np.nan)
+    if keep.any():
+        deltas[keep] = normalised[keep] - normalised[keep].mean(axis=0)
+    return deltas
+
+
+def invariant_expression_error_pct(output_shapes: np.ndarray, target_shapes: np.ndarray,
+                                   valid: np.ndarray) -> np.ndarray:
+    """Identity-invariant expression error per frame, % of the eye distance.
+
+    ``output_shapes``/``target_shapes`` are the pose-normalised (frontalised) ``[T, 68, 2]``
+    landmarks of the output video and of the video it should follow, frame by frame. Each
+    video's shapes are taken relative to that video's own mean over the frames valid in both
+    (``expression_deltas``), and the two deltas are compared point by point: the mean distance,
+    x100. A face-shape difference between the two people (wider jaw, closer eyes) is constant
+    over the video and cancels; a mouth that opens in one and not the other does not. The role
+    is that of the 3DMM expression coefficients in the FaceForensics++ protocol, without a 3DMM.
+
+    Returns:
+        ``float [T]``, NaN where a frame is not valid.
+    """
+    output = np.asarray(output_shapes, dtype=np.float64)
+    target = np.asarray(target_shapes, dtype=np.float64)
+    if output.shape != target.shape:
+        raise ValueError(f"shape sequences differ: {output.shape} vs {target.shape}")
+    both = np.asarray(valid, dtype=bool)
+    if both.shape != output.shape[:1]:
+        raise ValueError(f"expected {output.shape[0]} validity flags, got {both.shape}")
+    difference = expression_deltas(output, both) - expression_deltas(target, both)
+    return np.asarray(100.0 * np.linalg.norm(difference, axis=2).mean(axis=1))

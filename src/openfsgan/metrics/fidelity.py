@@ -55,3 +55,25 @@ def face_region(landmarks: np.ndarray, frame_shape: tuple[int, ...],
     x1 = int(np.clip(np.ceil(hi[0] + pad[0]) + 1, x0 + 1, width))
     y1 = int(np.clip(np.ceil(hi[1] + pad[1]) + 1, y0 + 1, height))
     return x0, y0, x1, y1
+
+
+def psnr(output_rgb: np.ndarray, real_rgb: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB for 8-bit images, ``10 log10(255² / MSE)``; inf for
+    equal images."""
+    _check_pair(output_rgb, real_rgb)
+    mse = float(np.mean((output_rgb.astype(np.float64) - real_rgb.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
+
+
+def keypoint_distance_pct(output_landmarks: np.ndarray, real_landmarks: np.ndarray) -> float:
+    """Mean distance of the output's 68 landmarks from the real frame's, in the frame's
+    pixels (no alignment: a self-reenactment must put them where they are), % of the real
+    frame's inter-ocular distance (outer eye corners)."""
+    output = np.asarray(output_landmarks, dtype=np.float64)
+    real = np.asarray(real_landmarks, dtype=np.float64)
+    if output.shape != (68, 2) or real.shape != (68, 2):
+        raise ValueError(f"expected [68, 2] landmarks, got {output.shape}, {real.shape}")
+    iod = float(np.linalg.norm(real[45] - real[36]))
+    if iod <= 0:
+        raise ValueError("real landmarks have zero inter-ocular distance")
+    return 100.0 * float(np.linalg.norm(output - real, axis=1).mean()) / iod

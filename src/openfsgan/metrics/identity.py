@@ -6,8 +6,13 @@ FSGAN / SimSwap / FaceForensics++ evaluation protocol we report
 
 * the cosine similarity of each output face to the source identity (descriptor averaged over
   source frames) and to the target identity (averaged over target frames), and
+* **ID gain**: similarity to the source minus similarity to the target, per output face. A swap
+  that keeps the target's face scores below 0 (it is nearer the target), whatever the scale of
+  the descriptor's cosines (dlib's are high even between strangers), and
 * ID retrieval top-1: the output face's nearest identity, by cosine similarity, among all the
-  identities of the run; correct when it is the source identity.
+  identities of the run; correct when it is the source identity. With *distractors* the
+  gallery also holds single photos of other people, each its own identity, so that "nearer the
+  source than the dozen other people of the run" is not mistaken for "recognisable".
 
 Everything below :class:`FaceDescriptor` is pure NumPy (arrays in, numbers out).
 """
@@ -83,6 +88,23 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b) / denominator if denominator > 0 else 0.0
 
 
+def identity_gain(descriptor: np.ndarray, source_identity: np.ndarray,
+                  target_identity: np.ndarray) -> float:
+    """``cos(descriptor, source) - cos(descriptor, target)``: > 0 when the face is nearer the
+    source identity than the target's, < 0 when nearer the target (e.g. the target itself)."""
+    return (cosine_similarity(descriptor, source_identity)
+            - cosine_similarity(descriptor, target_identity))
+
+
+def with_distractors(labels: Sequence[str], gallery: np.ndarray,
+                     distractors: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The gallery ``[M, D]`` extended by ``[K, D]`` distractor descriptors, each labelled
+    ``distractor:<k>`` (its own identity, never the expected answer)."""
+    extra = np.asarray(distractors, dtype=np.float64).reshape(-1, np.asarray(gallery).shape[1])
+    names = [*labels, *(f"distractor:{k}" for k in range(len(extra)))]
+    return names, np.concatenate([np.asarray(gallery, dtype=np.float64), extra], axis=0)
+
+
 def mean_identity(descriptors: np.ndarray) -> np.ndarray:
     """The identity of a person: the mean of the unit-normalised descriptors of their frames.
 
@@ -97,6 +119,31 @@ def mean_identity(descriptors: np.ndarray) -> np.ndarray:
     mean = unit.mean(axis=0)
     norm = float(np.linalg.norm(mean))
     return mean / norm if norm > 0 else mean
+
+
+def descriptor_scale(descriptors_by_identity: dict[str, np.ndarray]) -> dict[str, float | None]:
+    """How the descriptor's cosines read: every frame against its own person's identity (mean
+    of that person's frames) and against every other person's.
+
+    ``{label: [N, D]} -> {same_mean, same_min, different_mean, different_max}`` (None where
+    there is nothing to compare). A swap's ``id_sim_source`` sits on this scale.
+    """
+    labels = [label for label, vectors in descriptors_by_identity.items() if len(vectors)]
+    means = {label: mean_identity(np.asarray(descriptors_by_identity[label])) for label in labels}
+    same: list[float] = []
+    different: list[float] = []
+    for label in labels:
+        similarities = cosine_similarity_matrix(np.asarray(descriptors_by_identity[label]),
+                                                np.stack([means[m] for m in labels]))
+        for column, other in enumerate(labels):
+            (same if other == label else different).extend(similarities[:, column].tolist())
+
+    def stat(values: list[float], how: Any) -> float | None:
+        return float(how(values)) if values else None
+
+    return {"same_mean": stat(same, np.mean), "same_min": stat(same, np.min),
+            "different_mean": stat(different, np.mean),
+            "different_max": stat(different, np.max)}
 
 
 def cosine_similarity_matrix(queries: np.ndarray, gallery: np.ndarray) -> np.ndarray:

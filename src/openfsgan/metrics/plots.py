@@ -16,9 +16,9 @@ import numpy as np
 from openfsgan.io.atomic import atomic_output
 from openfsgan.metrics.report import metric_spec
 
-BAR_METRICS = ("id_sim_source", "id_retrieval", "pose_error_deg", "expression_error_pct",
-               "jitter_excess_pct", "seam")
-CURVE_METRICS = ("id_sim_source", "pose_error_deg", "expression_error_pct", "seam")
+BAR_METRICS = ("id_gain", "id_retrieval_distractors", "pose_error_deg", "expression_error_pct",
+               "expression_invariant_pct", "jitter_excess_pct", "seam")
+CURVE_METRICS = ("id_gain", "pose_error_deg", "expression_invariant_pct", "seam")
 
 
 def _pyplot() -> Any:
@@ -66,11 +66,13 @@ def plot_pair_bars(pairs: Sequence[Mapping[str, Any]], path: str | os.PathLike[s
             axis.bar(x + (m - (len(methods) - 1) / 2) * width, values, width, label=method)
             plotted += [v for v in values if np.isfinite(v)]
         axis.set_title(_title(key), fontsize=9)
-        if metric_spec(key).unit == "cos" and plotted:  # descriptor cosines sit near 1
+        if key.startswith("id_sim") and plotted:  # descriptor cosines sit near 1
             axis.set_ylim(max(0.0, min(plotted) - 0.05), 1.0)
         axis.set_xticks(x)
         axis.set_xticklabels(pair_ids if key == BAR_METRICS[-1] else [], rotation=60,
                              ha="right", fontsize=7)
+        if key == "id_gain":
+            axis.axhline(0.0, color="black", linewidth=0.8)  # below: nearer the target
         axis.grid(axis="y", alpha=0.3)
     axes[0, 0].legend(fontsize=8)
     figure.tight_layout()

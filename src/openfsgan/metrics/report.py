@@ -44,11 +44,20 @@ class MetricSpec:
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("id_sim_source", "ID sim. to source", "cos", True),
     MetricSpec("id_sim_target", "ID sim. to target", "cos", False),
+    MetricSpec("id_gain", "ID gain", "cos", True),
     MetricSpec("id_retrieval", "ID retrieval top-1", "%", True, percent=True),
+    MetricSpec("id_retrieval_distractors", "ID top-1 with distractors", "%", True,
+               percent=True),
     MetricSpec("pose_error_deg", "pose error", "deg", False),
+    MetricSpec("pose_change_error_deg", "pose change error", "deg", False),
     MetricSpec("expression_error_pct", "expression error", "% IOD", False),
+    MetricSpec("expression_invariant_pct", "expression error, identity-invariant", "% IOD",
+               False),
     MetricSpec("ssim", "SSIM (self)", "", True, self_reenactment_only=True),
     MetricSpec("l1", "L1 (self)", "", False, self_reenactment_only=True),
+    MetricSpec("psnr", "PSNR (self)", "dB", True, self_reenactment_only=True),
+    MetricSpec("keypoint_error_pct", "keypoint distance (self)", "% IOD", False,
+               self_reenactment_only=True),
     MetricSpec("jitter_excess_pct", "jitter", "% IOD/frame", False, per_frame=False),
     MetricSpec("seam", "seam", "ratio", False),
     MetricSpec("seam_target", "seam of input frame", "ratio", False, reference=True),
@@ -84,7 +93,7 @@ def aggregate(values: Iterable[Any]) -> dict[str, float | int | None]:
     }
 
 
-PAIR_KINDS = ("cross", "self")
+PAIR_KINDS = ("cross", "self", "reenact-cross", "reenact-self")
 
 
 def _summary_entry(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -98,8 +107,10 @@ def summarize_methods(pair_results: Sequence[Mapping[str, Any]]
                       ) -> dict[str, dict[str, dict[str, Any]]]:
     """Overall figures per method and pair kind from the ``ok`` pair results.
 
-    Identity swaps (``cross``) and self-reenactment (``self``) answer different questions (ID
-    transfer vs fidelity to the real frame), so they are summarised apart, plus ``all``.
+    Identity swaps (``cross``), swaps onto the same person (``self``) and reenactments
+    (``reenact-cross``, ``reenact-self``) answer different questions (ID transfer, fidelity to
+    the real frame, identity kept under another's motion), so they are summarised apart, plus
+    ``all``.
     Each pair result has ``method``, ``kind``, ``status`` and ``metrics`` (key -> pair mean or
     None). Returns ``{method: {kind: {"pairs": n_ok, metric_key: aggregate(...)}}}``.
     """
@@ -168,6 +179,43 @@ def markdown_pairs_table(pair_results: Sequence[Mapping[str, Any]]) -> str:
         frames = f"{result.get('frames_scored', 0)}/{result.get('frames_total', 0)}"
         lines.append(f"| {result['pair_id']} | {result['method']} | {result.get('kind', '')} | "
                      f"{status} | {frames} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _pair_cell(values: Sequence[float | None], spec: MetricSpec) -> str:
+    return " / ".join(_format(v, spec) for v in values)
+
+
+def markdown_side_by_side(summary: Mapping[str, Mapping[str, Mapping[str, Any]]],
+                          pair_results: Sequence[Mapping[str, Any]], keys: Sequence[str],
+                          methods: Sequence[str]) -> str:
+    """Methods side by side: one column per metric, each cell ``method1 / method2 / ...``.
+
+    Two tables: overall (one row per pair kind; mean over the ``ok`` pairs of that kind) and
+    per pair (the pair means). Returns Markdown with both, overall first.
+    """
+    specs = [metric_spec(key) for key in keys]
+    header = " | ".join(_header(spec) for spec in specs)
+    rule = "---:|" * len(specs)
+    kinds = [k for k in (*PAIR_KINDS, "all")
+             if any(k in summary.get(m, {}) for m in methods)]
+    lines = [f"Cells: {' / '.join(methods)}.", "",
+             f"| pairs | n | {header} |", f"|---|---:|{rule}"]
+    for kind in kinds:
+        entries = [summary.get(m, {}).get(kind, {}) for m in methods]
+        counts = "/".join(str(e.get("pairs", 0)) for e in entries)
+        cells = [_pair_cell([(e.get(spec.key) or {}).get("mean") for e in entries], spec)
+                 for spec in specs]
+        lines.append(f"| {kind} | {counts} | " + " | ".join(cells) + " |")
+    lines += ["", f"| pair | kind | {header} |", f"|---|---|{rule}"]
+    by_pair: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for result in pair_results:
+        by_pair.setdefault(str(result["pair_id"]), {})[str(result["method"])] = result
+    for pair_id, results in by_pair.items():
+        kind = next(iter(results.values())).get("kind", "")
+        cells = [_pair_cell([(results.get(m, {}).get("metrics") or {}).get(spec.key)
+                             for m in methods], spec) for spec in specs]
+        lines.append(f"| {pair_id} | {kind} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -16,7 +16,8 @@ No file I/O here (that lives in :mod:`openfsgan.jobs`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 import cv2
@@ -28,6 +29,12 @@ from openfsgan.face.align import AlignTransform, estimate_alignment, transform_p
 from openfsgan.geometry.appearance_map import AppearanceMap, pose_points
 from openfsgan.geometry.color import ColorStats, ColorStatsSmoother
 from openfsgan.geometry.masks import MaskSmoother
+from openfsgan.pipelines.identity import (
+    DEFAULT_IDENTITY_STRENGTH,
+    PersonShape,
+    TrackIdentity,
+    views_identity,
+)
 from openfsgan.types import EulerAngles, Face
 
 
@@ -45,6 +52,13 @@ class AppearanceConfig(Config):
             of a softly lit source gets exaggerated).
         color_momentum: temporal smoothing of the colour statistics on video (0 = none).
         mask_momentum: temporal smoothing of the face mask on video (0 = none).
+        identity_strength: share of the source's face shape in the target geometry (the
+            landmarks the reenactment stage brings the source to): 0 keeps the target's
+            landmarks (FSGAN's original swap), 1 gives the source's eye spacing, nose, mouth
+            and jaw under the target's pose and expression (3D morphable model,
+            :mod:`openfsgan.pipelines.identity`).
+        remove_glasses: paint a target's glasses out before the swap
+            (:mod:`openfsgan.pipelines.occluders`) instead of leaving half a frame.
     """
 
     min_view_distance_deg: float = 3.0
@@ -53,8 +67,13 @@ class AppearanceConfig(Config):
     max_color_gain: float = 1.2
     color_momentum: float = 0.8
     mask_momentum: float = 0.5
+    identity_strength: float = DEFAULT_IDENTITY_STRENGTH
+    remove_glasses: bool = True
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.identity_strength <= 1.0:
+            raise ConfigError(f"identity_strength must be in [0, 1], got "
+                              f"{self.identity_strength}")
         if self.min_view_distance_deg < 0:
             raise ConfigError("min_view_distance_deg must be >= 0")
         if not 0.0 <= self.min_view_weight < 1.0 / 3.0:
@@ -174,6 +193,12 @@ class SourceAppearance:
         amap = AppearanceMap.from_poses(points[full.view_indices], 0.0)
         return SourceAppearance(kept, amap)
 
+    @cached_property
+    def identity(self) -> PersonShape:
+        """The source's face shape (morphable-model identity), pooled over its views."""
+        size = self.views[0].crop.shape[0]
+        return views_identity([view.landmarks for view in self.views], size)
+
     def select(self, pose: EulerAngles, min_weight: float = 0.0) -> list[tuple[SourceView, float]]:
         """The views (at most 3) to blend for a target pose and their weights (sum 1)."""
         ids, weights = self.appearance_map.barycentric_weights(np.array([pose.yaw, pose.pitch]))
@@ -200,7 +225,8 @@ class SmoothingSettings(Protocol):
 
 @dataclass
 class TemporalState:
-    """What a video carries from frame to frame: smoothed colour statistics and mask.
+    """What a video carries from frame to frame: smoothed colour statistics and mask, and the
+    target track's running identity (:class:`openfsgan.pipelines.identity.TrackIdentity`).
 
     Reset when the swapped face changes (a new track): its statistics do not carry over.
     """
@@ -208,6 +234,7 @@ class TemporalState:
     color: ColorStatsSmoother
     mask: MaskSmoother
     track_id: int | None = None
+    identity: TrackIdentity = field(default_factory=TrackIdentity)
 
     @staticmethod
     def for_video(config: SmoothingSettings) -> TemporalState:

@@ -178,7 +178,7 @@ def build_reenactor(config: SwapConfig, models: Callable[[], NeuralModels]) -> R
     from openfsgan.pipelines.neural import GeneratorReenactor
 
     if config.reenactment == "neural":
-        return GeneratorReenactor(models(), config.neural)
+        return GeneratorReenactor(models(), config.neural, config.reenact)
     return MeshWarpReenactor(config.classic, config.reenact)
 
 

@@ -3,7 +3,8 @@ Sec. 3 and Fig. 2), run through ONNX Runtime (:class:`openfsgan.inference.Neural
 
 * reenactment ``neural`` (:class:`GeneratorReenactor`): each appearance-map view is reenacted
   to the target's geometry with G_r, iteratively through intermediate landmarks, and the views
-  blended with their barycentric weights; in reenact mode G_r drives the source photo;
+  blended with their barycentric weights; in reenact mode G_r drives the source photo in the
+  driven face's own alignment, placed as the classic reenactment places its crop;
 * segmentation ``neural`` (:class:`GeneratorSegmenter`): G_s's face class on the target crop,
   kept within a dilation of the face hull;
 * inpainting ``neural`` (:class:`GeneratorInpainter`): G_c completes the reenacted face where
@@ -28,7 +29,7 @@ crop of another reenactment stage, a neural stage resamples it there and back
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import cv2
@@ -52,6 +53,7 @@ from openfsgan.geometry.masks import border_window, disk, hard_face_mask, inner_
 from openfsgan.geometry.mesh_warp import extend_landmarks, face_mesh
 from openfsgan.inference import NeuralModels
 from openfsgan.pipelines.appearance import SourceView, TemporalState, ViewGeometry
+from openfsgan.pipelines.classic import MeshWarpReenactor, WarpReenactSource
 from openfsgan.pipelines.detail import (
     DetailTrack,
     add_detail,
@@ -59,6 +61,7 @@ from openfsgan.pipelines.detail import (
     enlarge_maps,
     resize,
 )
+from openfsgan.pipelines.reenact import ReenactConfig
 from openfsgan.pipelines.stages import (
     Blend,
     CropImage,
@@ -74,7 +77,7 @@ __all__ = [
     "GeneratorSegmenter", "GeneratorStage", "NetworkFrame", "NeuralConfig",
     "NeuralReenactSource", "Reenactment", "blend", "crop_face", "face_region", "from_network",
     "inpaint", "landmark_goal", "network_frame", "reached_landmarks", "reenact",
-    "reenact_views", "refine_geometry", "segment_face", "softmax", "to_network",
+    "reenact_batch", "reenact_views", "refine_geometry", "segment_face", "softmax", "to_network",
 ]
 
 FACE_CLASS = 1  # segmentation classes: background, face, hair
@@ -191,17 +194,37 @@ def reenact(models: NeuralModels, image: np.ndarray, source: Face, target: Face,
         source, target: faces in crop pixels (:func:`crop_face`).
         track: the source crop at a larger size, moved with every step (:class:`DetailTrack`).
     """
+    return reenact_batch(models, image, [source], target, steps, [track])[0]
+
+
+def reenact_batch(models: NeuralModels, images: np.ndarray, sources: list[Face], target: Face,
+                  steps: int, tracks: list[DetailTrack | None]) -> list[Reenactment]:
+    """:func:`reenact` of several source crops onto one target, each step one G_r call on the
+    whole batch (one ONNX Runtime run instead of one per view: less overhead, better use of
+    its threads).
+
+    Args:
+        images: ``[B, 3, s, s]`` source crops in ``[-1, 1]``.
+        sources: their faces in crop pixels, ``B`` of them.
+        target: the target face in crop pixels.
+        tracks: per source, its :class:`DetailTrack` or None.
+    """
     size = models.resolution
-    path = interpolate_landmarks(source, target, steps)[:-1] if steps > 1 else []
-    path.append(target.landmarks)  # never empty: the loop sets ``logits``
-    for points in path:
-        heatmaps = landmark_heatmaps(np.asarray(points, np.float32), size)[None]
-        image, logits, flow, occlusion_mask = models.reenactment(image, heatmaps)
-        if track is not None:
-            track.follow(flow, occlusion_mask)
-    if track is None:
-        return Reenactment(image, softmax(logits))
-    return Reenactment(image, softmax(logits), track.detail)
+    paths = [interpolate_landmarks(source, target, steps)[:-1] if steps > 1 else []
+             for source in sources]
+    logits = np.empty(0, np.float32)  # set by the loop: there is at least the last step
+    for step in range(steps):
+        points = np.stack([path[step] if step < len(path) else target.landmarks
+                           for path in paths]).astype(np.float32)
+        heatmaps = landmark_heatmaps(points, size)
+        images, logits, flow, occlusion_mask = models.reenactment(images, heatmaps)
+        for index, track in enumerate(tracks):
+            if track is not None:
+                track.follow(flow[index:index + 1], occlusion_mask[index:index + 1])
+    probs = softmax(logits)
+    return [Reenactment(images[index:index + 1], probs[index:index + 1],
+                        None if track is None else track.detail)
+            for index, track in enumerate(tracks)]
 
 
 def reenact_views(models: NeuralModels, views: list[tuple[SourceView, float]], target: Face,
@@ -216,14 +239,13 @@ def reenact_views(models: NeuralModels, views: list[tuple[SourceView, float]], t
     """
     size = models.resolution
     cutoff = detail_cutoff or size // 2
-    parts = []
-    for view, weight in views:
-        view_size = view.crop.shape[0]
-        track = DetailTrack(resize(view.crop, detail_size), cutoff) if detail_size else None
-        done = reenact(models, to_network(resize(view.crop, size)),
-                       crop_face(rescale_points(view.landmarks, view_size, size), size),
-                       target, steps, track)
-        parts.append((done, weight))
+    images = np.concatenate([to_network(resize(view.crop, size)) for view, _ in views])
+    sources = [crop_face(rescale_points(view.landmarks, view.crop.shape[0], size), size)
+               for view, _ in views]
+    tracks = [DetailTrack(resize(view.crop, detail_size), cutoff) if detail_size else None
+              for view, _ in views]
+    parts = list(zip(reenact_batch(models, images, sources, target, steps, tracks),
+                     [weight for _, weight in views], strict=True))
 
     def blend_of(field: str) -> np.ndarray | None:
         arrays = [(getattr(done, field), weight) for done, weight in parts]
@@ -419,8 +441,14 @@ class GeneratorStage:
 
 @dataclass(frozen=True, eq=False)
 class NeuralReenactSource:
-    """The face to animate, aligned once at the generators' resolution (``image``,
-    ``crop_face``) and at the detail layer's (``detail_crop``, ``transform``, ``window``)."""
+    """The face to animate, prepared once.
+
+    ``canvas`` is the classic reenactment's crop of the source (:class:`WarpReenactSource`:
+    the face at its own resolution, wide margin); ``transform`` and ``window`` are its, so the
+    driven crop is placed and pasted back exactly as the mesh warp's. ``image`` and
+    ``crop_face`` are the source in the generators' own alignment (the one G_r was trained on),
+    ``detail_crop`` the same alignment at the detail layer's size (None without one).
+    """
 
     frame: np.ndarray
     face: Face
@@ -429,24 +457,32 @@ class NeuralReenactSource:
     crop_face: Face
     detail_crop: np.ndarray | None
     window: np.ndarray
+    canvas: WarpReenactSource
 
     @staticmethod
     def prepare(models: NeuralModels, frame: np.ndarray, face: Face,
-                config: NeuralConfig | None = None) -> NeuralReenactSource:
+                config: NeuralConfig | None = None,
+                reenact: ReenactConfig | None = None) -> NeuralReenactSource:
         config = config or NeuralConfig()
         size = models.resolution
         small = estimate_alignment(face.landmarks, size)
         factor = detail_factor(small, config.detail_factor)
-        transform = estimate_alignment(face.landmarks, size * factor) if factor > 1 else small
-        crop = warp_to_crop(frame, transform)
+        aligned = estimate_alignment(face.landmarks, size * factor) if factor > 1 else small
+        crop = warp_to_crop(frame, aligned)
         points = transform_points(face.landmarks, small.matrix)
-        return NeuralReenactSource(frame, face, transform, to_network(resize(crop, size)),
+        canvas = WarpReenactSource.prepare(frame, face, reenact)
+        return NeuralReenactSource(frame, face, canvas.transform, to_network(resize(crop, size)),
                                    crop_face(points, size), crop if factor > 1 else None,
-                                   border_window(transform.crop_size))
+                                   canvas.window, canvas)
 
 
 class GeneratorReenactor(GeneratorStage):
     """Reenactment by G_r (iterative, landmark-refined, with the detail layer)."""
+
+    def __init__(self, models: NeuralModels, config: NeuralConfig | None = None,
+                 reenact: ReenactConfig | None = None) -> None:
+        super().__init__(models, config)
+        self.reenact_config = reenact or ReenactConfig()
 
     def view_geometry(self, min_view_distance_deg: float) -> ViewGeometry:
         return self.config.source_config(self.models.resolution, min_view_distance_deg)
@@ -454,11 +490,13 @@ class GeneratorReenactor(GeneratorStage):
     def crop_transform(self, landmarks: np.ndarray) -> AlignTransform:
         return estimate_alignment(landmarks, self.models.resolution)
 
-    def _refined(self, done: Reenactment, wanted: np.ndarray) -> Reenactment:
+    def _refined(self, done: Reenactment, wanted: np.ndarray,
+                 tolerance: float | None = None) -> Reenactment:
         if not self.config.refine_geometry:
             return done
         return refine_geometry(done, wanted, self.config.max_landmark_error,
-                               self.config.landmark_tolerance)
+                               self.config.landmark_tolerance if tolerance is None
+                               else tolerance)
 
     def reenact(self, views: list[tuple[SourceView, float]], geometry: np.ndarray,
                 target: TargetCrop) -> Reenacted:
@@ -476,21 +514,52 @@ class GeneratorReenactor(GeneratorStage):
                          detail_transform, cutoff)
 
     def prepare(self, frame: np.ndarray, face: Face) -> NeuralReenactSource:
-        return NeuralReenactSource.prepare(self.models, frame, face, self.config)
+        return NeuralReenactSource.prepare(self.models, frame, face, self.config,
+                                           self.reenact_config)
 
     def drive(self, source: object, driven: np.ndarray, driver_rgb: np.ndarray | None,
               driver_landmarks: np.ndarray | None) -> np.ndarray:
+        """The source's canvas with the face driven onto ``driven`` (frame pixels).
+
+        G_r was trained on pairs of crops each aligned on its own face, so it changes pose and
+        expression but cannot move or scale a face within its crop: it works in the driven
+        landmarks' own alignment, and the placement (where the head goes, how large) is the
+        classic reenactment's. The canvas is the mesh warp of the source's wide crop onto the
+        driven landmarks (hair, neck and background follow the head); G_r's face replaces the
+        warp inside the driven face hull.
+        """
         assert isinstance(source, NeuralReenactSource)
+        size = self.models.resolution
+        driven = np.asarray(driven, np.float64)
+        canvas = MeshWarpReenactor(reenact=replace(self.reenact_config, fill_mouth=False)).drive(
+            source.canvas, driven, None, None)
+        factor = 1 if source.detail_crop is None else source.detail_crop.shape[0] // size
+        aligned = estimate_alignment(driven.astype(np.float32), size * factor)
+        face = self._driven_face(source, rescale_points(
+            transform_points(driven, aligned.matrix).astype(np.float32), size * factor, size))
+        # the driven crop -> the canvas: frame -> canvas after driven crop -> frame
+        to_canvas = source.transform.matrix @ np.vstack([aligned.inverse, [0.0, 0.0, 1.0]])
+        canvas_size = source.transform.crop_size
+        points = transform_points(driven, source.transform.matrix).astype(np.float32)
+        region = hard_face_mask(points, (canvas_size, canvas_size)) > 0
+        alpha = inner_feather(region, max(self.config.paste_feather * canvas_size, 0.5))
+        pasted = cv2.warpAffine(face, to_canvas[:2], (canvas_size, canvas_size),
+                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out = canvas + alpha[..., None] * (pasted.astype(np.float32) - canvas)
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+    def _driven_face(self, source: NeuralReenactSource, points: np.ndarray) -> np.ndarray:
+        """G_r's reenactment of the source onto ``points`` (the generators' crop pixels),
+        refined, with the detail layer: ``[S, S, 3]`` uint8 in the driven alignment at the
+        detail layer's size."""
         config, size = self.config, self.models.resolution
-        points = rescale_points(
-            transform_points(np.asarray(driven, np.float64),
-                             source.transform.matrix).astype(np.float32),
-            source.transform.crop_size, size)
         cutoff = round(size * config.detail_cutoff)
         track = None if source.detail_crop is None else DetailTrack(source.detail_crop, cutoff)
         done = reenact(self.models, source.image, source.crop_face, crop_face(points, size),
                        config.reenactment_steps, track)
-        image, _, detail = self._refined(done, points)
+        # the driven landmarks already carry the source's own face shape (retargeted), so the
+        # whole miss is G_r's error: none of it is kept
+        image, _, detail = self._refined(done, points, tolerance=0.0)
         result = from_network(image)
         if detail is not None:
             result = add_detail(result, detail, np.ones((size, size), np.float32), cutoff)

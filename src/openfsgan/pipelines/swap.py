@@ -3,10 +3,12 @@
 :func:`swap_crop` reads like the method; each stage is an implementation chosen per stage
 (:class:`openfsgan.pipelines.stages.SwapStages`), the steps between them are shared:
 
-    align the target face -> pick source views on the appearance map -> compute the target
-    geometry -> reenact the views to it (mesh warp | G_r) -> segment the target (landmark mask
-    | G_s) -> complete the face (none | G_c) -> transfer the target's skin colour -> blend
-    (Poisson | G_b | alpha) -> add the source's detail layer -> paste back into the frame
+    align the target face (its glasses painted out) -> pick source views on the appearance
+    map -> compute the target geometry (the target's pose and expression, the source's face
+    shape) -> move the target's face outline onto it -> reenact the views to it (mesh warp |
+    G_r) -> segment the target (landmark mask | G_s) -> complete the face (none | G_c) ->
+    transfer the target's skin colour -> blend (Poisson | G_b | alpha) -> add the source's
+    detail layer -> paste back into the frame
 
 No file I/O; frames are RGB uint8 ``[H, W, 3]``.
 """
@@ -26,6 +28,9 @@ from openfsgan.pipelines.appearance import (
     TemporalState,
 )
 from openfsgan.pipelines.detail import add_detail, resize
+from openfsgan.pipelines.identity import move_target_face
+from openfsgan.pipelines.identity import target_geometry as retarget
+from openfsgan.pipelines.occluders import remove_glasses
 from openfsgan.pipelines.stages import (
     Blend,
     CropImage,
@@ -104,16 +109,54 @@ def select_views(source: SourceAppearance, target_face: Face,
     return source.select(target_face.pose, config.min_view_weight)
 
 
-def target_geometry(target: TargetCrop, source: SourceAppearance) -> np.ndarray:
+def target_geometry(target: TargetCrop, source: SourceAppearance, config: AppearanceConfig,
+                    state: TemporalState | None = None) -> np.ndarray:
     """The landmarks the reenactment stage brings the source to: ``[68, 2]`` crop pixels.
 
-    The target's own landmarks (FSGAN: the source takes the target's pose, expression and
-    face shape). This is the one place that decides it, for the mesh warp and G_r's heatmaps
-    alike; a retargeting that keeps the source's face shape under the target's pose and
-    expression replaces this step (it has the target face, its crop and the source's views).
+    The target's pose and expression with the source's face shape: the target's landmarks
+    retargeted through the 3D morphable model by ``config.identity_strength`` (the source's
+    identity pooled over its views, the target's over its video track;
+    :func:`openfsgan.pipelines.identity.target_geometry`), measured in the crop exactly as the
+    source's views are. Strength 0 gives FSGAN's original geometry, the target's own
+    landmarks. This is the one place that decides it, for the mesh
+    warp and every step of G_r's heatmaps alike.
     """
-    del source  # the target's geometry as it is; a retargeting step reads the source's shape
-    return target.points
+    if config.identity_strength == 0.0:
+        return target.points
+    return retarget(target.points, (target.size, target.size), source.identity,
+                    config.identity_strength, None if state is None else state.identity,
+                    target.face.track_id)
+
+
+def remove_target_glasses(target: TargetCrop, config: AppearanceConfig) -> TargetCrop:
+    """The target with its glasses painted out of the frame (:mod:`openfsgan.pipelines.
+    occluders`): the source's eyes then replace the target's whole, never behind half a frame.
+    The target itself when it wears none (or the step is off)."""
+    if not config.remove_glasses:
+        return target
+    frame = remove_glasses(target.frame, target.image.rgb, target.points, target.transform)
+    if frame is target.frame:
+        return target
+    return TargetCrop(frame, target.face, target.transform,
+                      CropImage(rgb=warp_to_crop(frame, target.transform)), target.points)
+
+
+def move_target_outline(target: TargetCrop, geometry: np.ndarray) -> TargetCrop:
+    """The target with its own face outline moved onto ``geometry`` (crop pixels).
+
+    Where the source's face is narrower, the target's jaw line, cheeks and the background
+    beside them follow the new outline in (none of the target's face is left outside the
+    swapped region); where it is wider they are pushed out and the segmented region grows with
+    it; an open mouth's interior follows the retargeted lips. The frame is displaced at its
+    own resolution (:func:`openfsgan.pipelines.identity.move_target_face`); the crop keeps its
+    alignment, and its landmarks become ``geometry``.
+    """
+    if geometry is target.points:
+        return target
+    moved = move_target_face(target.frame, target.face.landmarks,
+                             transform_points(geometry, target.transform.inverse))
+    return TargetCrop(moved, target.face, target.transform,
+                      CropImage(rgb=warp_to_crop(moved, target.transform)), geometry)
 
 
 def transfer_color(face: CropImage, target: TargetCrop, config: AppearanceConfig,
@@ -150,9 +193,10 @@ def swap_crop(frame: np.ndarray, target_face: Face, source: SourceAppearance,
     config = config or AppearanceConfig()
     if state is not None:
         state.follow(target_face.track_id)
-    target = align_target(frame, target_face, stages.reenactor)
+    target = remove_target_glasses(align_target(frame, target_face, stages.reenactor), config)
     views = select_views(source, target_face, config)
-    geometry = target_geometry(target, source)
+    geometry = target_geometry(target, source, config, state)
+    target = move_target_outline(target, geometry)
     reenacted = stages.reenactor.reenact(views, geometry, target)
     mask = stages.segmenter.segment(target, reenacted, state)
     completed = stages.inpainter.inpaint(reenacted, mask, target)
@@ -183,4 +227,6 @@ def swap_frame(frame: np.ndarray, target_face: Face, source: SourceAppearance,
         ``[H, W, 3]`` uint8 swapped frame.
     """
     swapped = swap_crop(frame, target_face, source, stages, config, state)
-    return paste_back(frame, swapped.output, swapped.output_mask, swapped.output_transform)
+    # into the frame whose face outline the geometry moved (the frame itself at strength 0)
+    return paste_back(swapped.target_crop.frame, swapped.output, swapped.output_mask,
+                      swapped.output_transform)

@@ -5,23 +5,25 @@ Design (details, measurements and the false-positive derivation: ``docs/provenan
 * **Payload** (:class:`Payload`, 48 bits): tool id (8), format version (8), run id (32).
   :mod:`openfsgan.provenance.ecc` appends a CRC-16 and applies a rate-1/2 K=7 convolutional
   code: 140 coded bits.
-* **Tile**: a keyed ``32 x 32`` grid of cells. Each cell carries one ±1 chip: 300 cells are a
-  fixed *synchronisation* pattern (payload independent); the other 724 are spread over the 140
-  coded bits (5-6 chips each) at keyed pseudo-random places with keyed signs.
+* **Tile**: a keyed ``32 x 32`` grid of cells. Each cell carries one ±1 chip: 500 cells are a
+  fixed *synchronisation* pattern (payload independent); the other 524 are spread over the 140
+  coded bits (3-4 chips each) at keyed pseudo-random places with keyed signs.
 * **Geometry**: a cell is ``min(H, W) / 128`` pixels, so a resized frame carries the same
   pattern at the same relative place; the tile repeats over the whole frame, so a crop only
-  shifts it. Chips are bilinearly interpolated between cell centres: a smooth pattern in the
+  shifts it, and a crop of the short side makes the cells larger than the cropped frame's
+  nominal cell. Chips are bilinearly interpolated between cell centres: a smooth pattern in the
   band that H.264/JPEG keep, in luma only (the same offset on R, G and B), so 4:2:0 chroma
   subsampling does not touch it.
 * **Perceptual shaping**: the amplitude follows local texture (0.6x in flat areas to 1.6x in
   busy ones, less near black and white), scaled so the RMS change is ``target_rms`` grey
   levels: PSNR = 20 log10(255 / 2.3) = 40.9 dB.
-* **Detection** (:class:`WatermarkDetector`): each frame's luma is band-passed and divided by
-  its local RMS, then summed over frames, so the static mark adds up coherently. For each
-  candidate cell size (the nominal one, up to a 25 % crop), the sum is resampled to 4 bins per
-  cell and folded modulo the tile; all ``128 x 128`` cyclic offsets are scored at once by FFT
-  correlation with the sync chips (normalised correlation ``z``). The payload is despread and
-  Viterbi-decoded at the best-scoring hypotheses.
+* **Detection** (:class:`WatermarkDetector`): each frame's luma is band-passed for three bands
+  of cell sizes and divided by its local RMS, then summed over frames, so the static mark adds
+  up coherently. For each candidate cell size (the nominal one up to 2.08x: crops keeping down
+  to 48 % of the short side), the band's sum is resampled to 4 bins per cell and folded modulo
+  the tile; all ``128 x 128`` cyclic offsets are scored at once by FFT correlation with the
+  sync chips (normalised correlation ``z``). The payload is despread and Viterbi-decoded at
+  the best-scoring hypotheses.
 * **Decision** (:class:`Detection`): found when ``z`` passes a threshold derived from
   Hoeffding's inequality and a union bound over the hypotheses, or when a decoded payload
   passes its 32 check bits (CRC-16, tool id, version); together < 1e-6 false positives per
@@ -40,7 +42,7 @@ import numpy as np
 
 from openfsgan.provenance import ecc
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: 500 sync cells (was 300) and the search down to 48 % crops
 TOOL_ID_OPENFSGAN = 0xF5
 PAYLOAD_BITS = 48
 _KEY = b"openfsgan-watermark-v1"
@@ -59,8 +61,11 @@ class WatermarkConfig:
         strength_range: lowest and highest local amplitude relative to the mean (flat areas
             get the lower, textured areas the higher: perceptual shaping).
         max_crop: the detector searches cell sizes for crops removing up to this fraction of
-            the shorter side.
-        scale_step: relative step of that cell-size search.
+            the shorter side (0.52: crops keeping half of each side, with room for rounding).
+        scale_step: relative step of that cell-size search at the nominal size (it grows in
+            proportion to the cell size: :meth:`scale_candidates`).
+        whitening_bands: how many bands of cell sizes the detector whitens each frame for
+            (the band-pass filter must follow the cell size; cost grows with the count).
         bins_per_cell: sub-cell resolution of the detector's offset search.
         decode_candidates: how many of the best-scoring cell sizes the detector decodes.
         false_positive_rate: target probability, per analysed window of unmarked footage, of a
@@ -69,11 +74,12 @@ class WatermarkConfig:
 
     cells_per_short_side: int = 128
     tile_cells: int = 32
-    sync_cells: int = 300
+    sync_cells: int = 500
     target_rms: float = 2.3
     strength_range: tuple[float, float] = (0.6, 1.6)
-    max_crop: float = 0.25
+    max_crop: float = 0.52
     scale_step: float = 0.003
+    whitening_bands: int = 3
     bins_per_cell: int = 4
     decode_candidates: int = 8
     false_positive_rate: float = 1e-6
@@ -86,8 +92,10 @@ class WatermarkConfig:
             raise ValueError("too few payload cells per tile for the coded payload")
         if not 0 < self.target_rms < 8:
             raise ValueError("target_rms must be in (0, 8) grey levels")
-        if not 0 <= self.max_crop < 0.6 or not 0 < self.scale_step < 0.05:
-            raise ValueError("max_crop must be in [0, 0.6) and scale_step in (0, 0.05)")
+        if not 0 <= self.max_crop <= 0.6 or not 0 < self.scale_step < 0.05:
+            raise ValueError("max_crop must be in [0, 0.6] and scale_step in (0, 0.05)")
+        if self.whitening_bands < 1:
+            raise ValueError("whitening_bands must be >= 1")
         if self.decode_candidates < 1:
             raise ValueError("decode_candidates must be >= 1")
         if not 0 < self.false_positive_rate < 1:
@@ -97,14 +105,40 @@ class WatermarkConfig:
     def tile_bins(self) -> int:
         return self.tile_cells * self.bins_per_cell
 
+    @property
+    def max_relative_cell(self) -> float:
+        """Largest cell size searched, relative to the nominal one: a crop keeping a fraction
+        ``1 - max_crop`` of the short side makes the cells ``1 / (1 - max_crop)`` times larger
+        than the cropped frame's nominal cell (any resize afterwards scales both alike)."""
+        return 1.0 / (1.0 - self.max_crop)
+
     def cell_size_px(self, height: int, width: int) -> float:
         """Nominal cell size of a frame of that size (what the embedder uses)."""
         return min(height, width) / self.cells_per_short_side
 
     def scale_candidates(self) -> np.ndarray:
-        """Relative cell sizes the detector tries: 1 (no crop) up to ``1 / (1 - max_crop)``."""
-        count = math.ceil(-math.log(1.0 - self.max_crop) / self.scale_step) + 1
-        return np.exp(np.arange(count) * self.scale_step).astype(np.float64)
+        """Relative cell sizes the detector tries, from 1 (no crop) to :attr:`max_relative_cell`.
+
+        A scale error ``e`` misplaces cells by ``e x`` at ``x`` cells from where the fold is
+        aligned; the frame spans ``cells_per_short_side / s`` cells at relative size ``s``, so
+        the tolerable error grows like ``s``: the step is ``scale_step * s`` in log scale (175
+        sizes up to a 52 % crop instead of 246 at a fixed step: fewer hypotheses, a lower
+        threshold).
+        """
+        sizes = [1.0]
+        log_top = math.log(self.max_relative_cell)
+        log_size = 0.0
+        while log_size < log_top:
+            log_size = min(log_top, log_size + self.scale_step * math.exp(log_size))
+            sizes.append(math.exp(log_size))
+        return np.asarray(sizes, dtype=np.float64)
+
+    def band_centres(self) -> np.ndarray:
+        """Relative cell sizes the detector whitens for: evenly spaced in log scale, each the
+        centre of an equal share of the searched range."""
+        log_top = math.log(self.max_relative_cell)
+        edges = (np.arange(self.whitening_bands) + 0.5) / self.whitening_bands
+        return np.exp(edges * log_top)
 
     @property
     def hypotheses(self) -> int:
@@ -127,7 +161,8 @@ def detection_threshold(config: WatermarkConfig) -> float:
     the key (Hoeffding's inequality over the ±1 sync chips, conditioned on the image), so by
     the union bound over ``M`` hypotheses ``P(max z >= t) <= M exp(-t^2 / 2)``; solving
     ``M exp(-t^2/2) = a`` with ``a = 0.9 * false_positive_rate`` gives
-    ``t = sqrt(2 ln(M / a))`` (7.51 with the default configuration).
+    ``t = sqrt(2 ln(M / a))`` (7.59 with the default configuration: 175 cell sizes x 16,384
+    offsets; the 25 % crop search of format 1 had 97 x 16,384 and 7.51).
     """
     budget = SYNC_SHARE_OF_FALSE_POSITIVES * config.false_positive_rate
     return math.sqrt(2.0 * math.log(config.hypotheses / budget))
@@ -414,15 +449,16 @@ class _Hypothesis:
     cells: np.ndarray  # [N*N] cell sums at the best offset, in tile order
 
 
-def whitened_luma(rgb: np.ndarray, cell_px: float) -> np.ndarray:
-    """Band-passed luma divided by its local RMS, clipped: the detector's input.
+def whitened_luma(luma_u8: np.ndarray, cell_px: float) -> np.ndarray:
+    """``[H, W]`` uint8 luma -> band-passed, divided by its local RMS, clipped: the detector's
+    input.
 
     The difference of Gaussians (0.15 and 0.5 cell) approximates the optimal prewhitening for
     a host with a ~1/f^2 spectrum and a mark made of cell-sized chips: it keeps the chips'
     band and removes most of the image's own energy below it (and codec noise above it).
     Dividing by the local RMS stops edges and texture from dominating the sum.
     """
-    luma = _luma(rgb).astype(np.float32)
+    luma = luma_u8.astype(np.float32)
     fine = cv2.GaussianBlur(luma, (0, 0), max(0.3, 0.15 * cell_px))
     coarse = cv2.GaussianBlur(luma, (0, 0), max(0.6, 0.5 * cell_px))
     residual = fine - coarse
@@ -436,6 +472,12 @@ class WatermarkDetector:
 
     Usage: ``detector.add(rgb)`` per frame, then ``detector.result()``. Frames must share one
     size; the mark is assumed static in frame coordinates (as the embedder makes it).
+
+    A crop makes the cells larger than the cropped frame's nominal cell (up to 2x for a crop
+    keeping half of each side), and the whitening filter must follow the cell size, so each
+    frame is whitened for a few *bands* of cell sizes (:meth:`WatermarkConfig.band_centres`),
+    each at about ``ANALYSIS_CELL_PX`` pixels per cell of its band, into one sum per band.
+    Every searched cell size is read from the band nearest to it.
     """
 
     ANALYSIS_CELL_PX = 4.0
@@ -443,40 +485,50 @@ class WatermarkDetector:
     def __init__(self, config: WatermarkConfig | None = None) -> None:
         self.config = config or WatermarkConfig()
         self.layout = TileLayout.build(self.config)
-        self._sum: np.ndarray | None = None
+        self._bands = self.config.band_centres()
+        self._sync_spectra = self._sync_grid_spectra()
+        self._sums: list[np.ndarray] = []
+        self._scales: list[float] = []
         self._shape: tuple[int, int] | None = None
-        self._analysis_scale = 1.0
         self.frames = 0
 
     def add(self, rgb: np.ndarray) -> None:
         """Accumulate one ``[H, W, 3]`` uint8 RGB frame."""
         height, width = rgb.shape[:2]
+        nominal = self.config.cell_size_px(height, width)
         if self._shape is None:
             self._shape = (height, width)
-            cell_px = self.config.cell_size_px(height, width)
-            # analyse at ~4 px per nominal cell: enough resolution, bounded cost
-            self._analysis_scale = min(1.0, self.ANALYSIS_CELL_PX / cell_px)
+            # analyse each band at ~4 px per cell: enough resolution, bounded cost
+            self._scales = [min(1.0, self.ANALYSIS_CELL_PX / (nominal * band))
+                            for band in self._bands]
         elif self._shape != (height, width):
             raise ValueError(f"frame size changed from {self._shape} to {(height, width)}")
-        if self._analysis_scale < 1.0:
-            size = (max(8, round(width * self._analysis_scale)),
-                    max(8, round(height * self._analysis_scale)))
-            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        cell_px = self.config.cell_size_px(height, width) * self._analysis_scale
-        residual = whitened_luma(rgb, cell_px)
-        if self._sum is None:
-            self._sum = residual
-        else:
-            self._sum += residual
+        luma = _luma(rgb)
+        reduced: dict[float, np.ndarray] = {}
+        for index, (band, scale) in enumerate(zip(self._bands, self._scales, strict=True)):
+            if scale not in reduced:
+                reduced[scale] = luma if scale >= 1.0 else cv2.resize(
+                    luma, (max(8, round(width * scale)), max(8, round(height * scale))),
+                    interpolation=cv2.INTER_AREA)
+            residual = whitened_luma(reduced[scale], nominal * band * scale)
+            if len(self._sums) <= index:
+                self._sums.append(residual)
+            else:
+                self._sums[index] += residual
         self.frames += 1
 
     def result(self) -> Detection:
         """Search every hypothesis and decide (see :class:`Detection`)."""
-        if self._sum is None or self._shape is None:
+        if not self._sums or self._shape is None:
             raise ValueError("no frames were added")
         config = self.config
-        nominal = config.cell_size_px(*self._shape) * self._analysis_scale
-        hypotheses = [self._search(nominal * relative) for relative in config.scale_candidates()]
+        nominal = config.cell_size_px(*self._shape)
+        log_bands = np.log(self._bands)
+        hypotheses = []
+        for relative in config.scale_candidates():
+            band = int(np.argmin(np.abs(log_bands - math.log(relative))))
+            scale = self._scales[band]
+            hypotheses.append(self._search(self._sums[band], nominal * relative * scale, scale))
         hypotheses.sort(key=lambda h: h.z, reverse=True)
         threshold = detection_threshold(config)
         best = hypotheses[0]
@@ -505,7 +557,7 @@ class WatermarkDetector:
             coded_bits=(soft < 0).astype(np.uint8),
             payload_bits=bits,
             bit_margin=float(np.mean(np.abs(soft))) / rms,
-            cell_px=chosen.cell_px / self._analysis_scale,
+            cell_px=chosen.cell_px,
             frames=self.frames,
         )
 
@@ -524,17 +576,29 @@ class WatermarkDetector:
         payload = Payload.from_bits(bits)
         return payload.tool_id == TOOL_ID_OPENFSGAN and payload.format_version == FORMAT_VERSION
 
-    def _search(self, cell_px: float) -> _Hypothesis:
-        """The best cyclic offset of the tile at one cell size."""
-        assert self._sum is not None
+    def _sync_grid_spectra(self) -> tuple[np.ndarray, np.ndarray]:
+        """Conjugate spectra of the sync chips and of their mask on the tile's bin grid (one
+        bin per cell: the cell's first bin), shared by every searched cell size."""
+        config = self.config
+        bins, period = config.bins_per_cell, config.tile_bins
+        sync_grid = np.zeros((period, period))
+        mask_grid = np.zeros((period, period))
+        rows_idx, cols_idx = np.divmod(self.layout.sync_index, config.tile_cells)
+        sync_grid[rows_idx * bins, cols_idx * bins] = self.layout.sync_sign
+        mask_grid[rows_idx * bins, cols_idx * bins] = 1.0
+        return np.conj(np.fft.rfft2(sync_grid)), np.conj(np.fft.rfft2(mask_grid))
+
+    def _search(self, whitened: np.ndarray, cell_px: float, scale: float) -> _Hypothesis:
+        """The best cyclic offset of the tile at one cell size (``cell_px`` in the pixels of
+        ``whitened``, a band's sum analysed at ``scale`` times the frame size)."""
         config = self.config
         bins = config.bins_per_cell
         period = config.tile_bins
         factor = bins / cell_px
-        height, width = self._sum.shape
+        height, width = whitened.shape
         size = (max(period, round(width * factor)), max(period, round(height * factor)))
         interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
-        resampled = cv2.resize(self._sum, size, interpolation=interpolation)
+        resampled = cv2.resize(whitened, size, interpolation=interpolation)
         # fold modulo the tile: pad to whole tiles, then sum the tiles
         rows = -(-resampled.shape[0] // period) * period
         cols = -(-resampled.shape[1] // period) * period
@@ -548,26 +612,21 @@ class WatermarkDetector:
             for shift in range(1, bins):
                 acc += np.roll(cell_sums, -shift, axis=axis)
             cell_sums = acc
-        # sync chips placed on the bin grid (one bin per cell: the cell's first bin)
-        n = config.tile_cells
-        sync_grid = np.zeros((period, period))
-        mask_grid = np.zeros((period, period))
-        rows_idx, cols_idx = np.divmod(self.layout.sync_index, n)
-        sync_grid[rows_idx * bins, cols_idx * bins] = self.layout.sync_sign
-        mask_grid[rows_idx * bins, cols_idx * bins] = 1.0
         spectrum = np.fft.rfft2(cell_sums)
         spectrum_sq = np.fft.rfft2(cell_sums**2)
+        sync_spectrum, mask_spectrum = self._sync_spectra
         # cyclic cross-correlation for every offset o: sum_i s_i * c[o + p_i]
-        numerator = np.fft.irfft2(spectrum * np.conj(np.fft.rfft2(sync_grid)), s=(period, period))
-        energy = np.fft.irfft2(spectrum_sq * np.conj(np.fft.rfft2(mask_grid)), s=(period, period))
+        numerator = np.fft.irfft2(spectrum * sync_spectrum, s=(period, period))
+        energy = np.fft.irfft2(spectrum_sq * mask_spectrum, s=(period, period))
         z_map = numerator / np.sqrt(np.maximum(energy, 1e-12))
         flat = int(np.argmax(z_map))
         offset_y, offset_x = divmod(flat, period)
         # every cell's sum at the winning offset, in tile order
+        n = config.tile_cells
         ys = (offset_y + np.arange(n) * bins) % period
         xs = (offset_x + np.arange(n) * bins) % period
         cells = cell_sums[np.ix_(ys, xs)].ravel()
-        return _Hypothesis(float(z_map[offset_y, offset_x]), cell_px, cells)
+        return _Hypothesis(float(z_map[offset_y, offset_x]), cell_px / scale, cells)
 
 
 def detect(frames: Iterable[np.ndarray], config: WatermarkConfig | None = None) -> Detection:
