@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bench",
     "prepare",
     "train",
+    "train-gpu",
     "export-onnx",
     "verify",
     "dataset",

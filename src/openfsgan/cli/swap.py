@@ -17,6 +17,14 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                              "no inpainting, Poisson blending (default); neural = the shipped "
                              "generators G_r, G_s, G_c, G_b (ONNX Runtime; see MODEL_CARD.md)")
     add_stage_arguments(parser)
+    from openfsgan.pipelines.finetune import DEFAULT_FINETUNE_STEPS
+
+    parser.add_argument("--finetune", type=int, nargs="?", const=DEFAULT_FINETUNE_STEPS,
+                        metavar="N",
+                        help="first fine-tune G_r on the source's own views for N steps "
+                             f"(default N: {DEFAULT_FINETUNE_STEPS}); cached by the "
+                             "source's content, so a second job with the same source reuses "
+                             "it; neural reenactment only (see docs/swap.md)")
     parser.add_argument("--source-face", type=int, metavar="N",
                         help="source face: track id (video) or number by size, 0 = largest "
                              "(photo); default the largest")
@@ -52,8 +60,17 @@ def config_from_args(args: argparse.Namespace) -> Any:
     """The resolved :class:`~openfsgan.pipelines.config.SwapConfig` of parsed arguments."""
     from openfsgan.pipelines.config import resolve_config
 
-    return resolve_config(args.method, config_file=args.config,
-                          **{stage: getattr(args, stage) for stage in STAGE_IMPLEMENTATIONS})
+    options: dict[str, Any] = {}
+    if getattr(args, "finetune", None) is not None:  # a flag wins over the file
+        options["finetune"] = {"steps": args.finetune}
+    config = resolve_config(args.method, config=options or None, config_file=args.config,
+                            **{stage: getattr(args, stage) for stage in STAGE_IMPLEMENTATIONS})
+    if options and config.finetune.enabled and config.reenactment != "neural":
+        from openfsgan.errors import ConfigError
+
+        raise ConfigError("--finetune tunes G_r: it needs the neural reenactment stage "
+                          "(--method neural or --reenactment neural)")
+    return config
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -110,9 +127,20 @@ def run_request(request: Any, quiet: bool) -> int:
     """Run a job with a progress bar (ETA) and print a one-line summary."""
     from tqdm import tqdm
 
-    from openfsgan.jobs import run_swap
+    from openfsgan.jobs import JobOptions, run_swap
 
     bar: Any = None
+    tuning: Any = None
+
+    def finetune_progress(done: int, total: int) -> None:
+        nonlocal tuning
+        if quiet:
+            return
+        if tuning is None:
+            tuning = tqdm(total=total, initial=done, desc="fine-tune G_r", unit="step")
+        tuning.update(done - tuning.n)
+        if done >= total:
+            tuning.close()
 
     def progress(done: int, total: int) -> None:
         nonlocal bar
@@ -124,10 +152,12 @@ def run_request(request: Any, quiet: bool) -> int:
         bar.update(done - bar.n)
 
     try:
-        summary = run_swap(request, progress=progress)
+        summary = run_swap(request, progress=progress,
+                           options=JobOptions(finetune_progress=finetune_progress))
     finally:
-        if bar is not None:
-            bar.close()
+        for shown in (tuning, bar):
+            if shown is not None:
+                shown.close()
     if not quiet:
         resumed = (f", {summary.frames_resumed} resumed" if summary.frames_resumed else "")
         print(f"wrote {summary.output}: {summary.frames_total} frame(s), "

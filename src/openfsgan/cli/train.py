@@ -34,6 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--reenactment-model", metavar="DIR",
                         help="segmentation stage: a trained G_r (its run folder or model "
                              "folder) whose segmentation G_s learns to agree with (λ_reenact)")
+    parser.add_argument("--init-from", metavar="DIR",
+                        help="start the generator from this model folder (config.json + "
+                             "model.safetensors, e.g. src/openfsgan/assets/models/STAGE) when "
+                             "the run has no checkpoint yet; same architecture, any crop size")
     parser.add_argument("--threads", type=int, metavar="N",
                         help="CPU threads of torch (default: torch's choice; 1 is fastest on a "
                              "busy or small machine)")
@@ -96,8 +100,11 @@ def run(args: argparse.Namespace) -> int:
                      if k in ("generator", "discriminator", "rec", "ce")}
             bar.set_postfix(shown, refresh=False)
 
+        init_from = (check_input_dir(args.init_from, "model folder (--init-from)")
+                     if args.init_from else None)
         result = train(config, args.data, args.out, device=args.device, resume=args.resume,
-                       vgg_weights=vgg_weights, progress=progress, on_log=on_log)
+                       vgg_weights=vgg_weights, progress=progress, on_log=on_log,
+                       init_from=init_from)
     if not main_process:
         return 0 if result.status == "completed" else 128 + int(result.signal_number or 15)
     where = result.checkpoint or Path(args.out)

@@ -122,22 +122,62 @@ def _load_models() -> NeuralModels:
     return NeuralModels.load()
 
 
+def _tuned_models(models: NeuralModels, request: SwapRequest, config: SwapConfig,
+                  views: list[tuple[np.ndarray, np.ndarray]],
+                  options: JobOptions) -> NeuralModels:
+    """``models`` with G_r fine-tuned on the source's ``views`` (crop, landmarks) (from the
+    fine-tuning cache when this source was tuned before)."""
+    from dataclasses import replace
+
+    from openfsgan.inference.sessions import load_session
+    from openfsgan.pipelines.finetune import finetuned_reenactment
+
+    folder = finetuned_reenactment(request.source, request.source_face, views, config.finetune,
+                                   options.finetune_progress)
+    return replace(models, reenactment=load_session("reenactment", folder))
+
+
+def _photo_view(frame: np.ndarray, face: Face, size: int) -> tuple[np.ndarray, np.ndarray]:
+    from openfsgan.face.align import estimate_alignment, transform_points, warp_to_crop
+
+    transform = estimate_alignment(face.landmarks, size)
+    return (warp_to_crop(frame, transform),
+            transform_points(face.landmarks, transform.matrix).astype(np.float32))
+
+
 def build_processor(request: SwapRequest, config: SwapConfig, analyzer: FaceAnalyzer,
                     options: JobOptions, video: bool, models: NeuralModels | None = None
                     ) -> tuple[FrameProcessor, int]:
     """The frame processor of a job and its number of source views (1 for reenact).
 
     The shipped generators (``models`` when given) are loaded only when a chosen stage runs
-    one.
+    one; with fine-tuning on (``config.finetune``), G_r is first tuned on the source's views and
+    the stages are made again with the tuned G_r.
     """
-    load_models = _load_models if models is None else lambda: models
+    loaded: list[NeuralModels] = [] if models is None else [models]
+
+    def load_models() -> NeuralModels:
+        if not loaded:
+            loaded.append(_load_models())
+        return loaded[0]
+
+    tune = config.finetune.enabled and config.reenactment == "neural"
     if request.mode == "reenact":
         reenactor = build_reenactor(config, load_models)
         source = reenact_source(request, analyzer, reenactor)
+        if tune:
+            view = _photo_view(source.frame, source.face, load_models().resolution)
+            tuned = _tuned_models(load_models(), request, config, [view], options)
+            reenactor = build_reenactor(config, lambda: tuned)
+            source = reenactor.prepare(source.frame, source.face)
         return ReenactProcessor(reenactor, source, config.reenact), 1
     stages = build_stages(config, load_models)
     geometry = stages.reenactor.view_geometry(config.appearance.min_view_distance_deg)
     appearance = load_source_appearance(request.source, request.source_face, analyzer,
                                         geometry, options.use_cache)
+    if tune:
+        views = [(view.crop, view.landmarks) for view in appearance.views]
+        tuned = _tuned_models(load_models(), request, config, views, options)
+        stages = build_stages(config, lambda: tuned)
     return (SwapProcessor(stages, appearance, config.appearance, video),
             len(appearance.views))

@@ -203,6 +203,9 @@ class JobOptions:
         frame_observer: called with every output frame and its blend alpha
             (:data:`FrameObserver`), e.g. to record ground-truth masks; not part of what a
             resumed job must match.
+        finetune_progress: called with ``(steps_done, steps_total)`` while G_r is fine-tuned
+            on the source (``config.finetune``), e.g. a progress bar; not part of what a
+            resumed job must match.
     """
 
     segment_frames: int = 60
@@ -211,6 +214,7 @@ class JobOptions:
     queue_frames: int = 4
     use_cache: bool = True
     frame_observer: FrameObserver | None = field(default=None, compare=False)
+    finetune_progress: Callable[[int, int], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.segment_frames < 1:

@@ -61,7 +61,8 @@ def request_fingerprint(request: SwapRequest, config: SwapConfig, options: JobOp
                              "label", "max_frames")},
         "config": config.to_dict(),
         # the observer watches frames, it does not make them (and is no JSON)
-        "options": json.loads(json.dumps(asdict(replace(options, frame_observer=None)),
+        "options": json.loads(json.dumps(asdict(replace(options, frame_observer=None,
+                                                      finetune_progress=None)),
                                          default=str)),
     }
     text = json.dumps(data, sort_keys=True, default=str)

@@ -30,6 +30,7 @@ from openfsgan.config import Config, load_yaml, merge_options
 from openfsgan.errors import ConfigError
 from openfsgan.pipelines.appearance import AppearanceConfig
 from openfsgan.pipelines.classic import ClassicConfig
+from openfsgan.pipelines.finetune import FinetuneConfig
 from openfsgan.pipelines.neural import NeuralConfig
 from openfsgan.pipelines.reenact import ReenactConfig
 
@@ -77,6 +78,9 @@ class SwapConfig(Config):
             Poisson).
         neural: settings of the generators' implementations.
         reenact: settings of the reenactment mode (expression gain; the mesh warp's crop).
+        finetune: fine-tuning of G_r on the source before the job (``--finetune N``,
+            :mod:`openfsgan.pipelines.finetune`); used only with the neural reenactment stage
+            (recorded but unused otherwise, so one file serves an evaluation of both methods).
 
     In ``reenact`` mode only the reenactment stage runs (the source photo is driven and pasted
     back through a border window); the other choices are recorded but not used.
@@ -91,6 +95,7 @@ class SwapConfig(Config):
     classic: ClassicConfig = field(default_factory=ClassicConfig)
     neural: NeuralConfig = field(default_factory=NeuralConfig)
     reenact: ReenactConfig = field(default_factory=ReenactConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
     PRESETS: ClassVar[Mapping[str, Mapping[str, Any]]] = {
         name: {"method": name, **stages} for name, stages in METHOD_STAGES.items()}

@@ -7,11 +7,14 @@ Layout inside a run folder::
         reenactment_generator/config.json, model.safetensors   (openfsgan.models.checkpoint)
         discriminator/config.json, model.safetensors
         training_state.pt      optimisers, gradient scaler, RNG states, step, data position
+        state-000.safetensors  the state's large tensors (Adam's moments), in shards
       latest                   name of the newest complete checkpoint folder
 
 A checkpoint folder is written under a temporary name and renamed when complete; ``latest`` is
 replaced atomically after it. ``training_state.pt`` holds only tensors and plain Python values
-and is read with ``torch.load(weights_only=True)``: loading never unpickles code.
+and is read with ``torch.load(weights_only=True)``: loading never unpickles code. Its large
+tensors (over :data:`SHARD_MIN_BYTES`) are stored beside it in safetensors shards of at most
+:data:`SHARD_MAX_BYTES`, so that no file of a checkpoint reaches 16 MiB.
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ STATE_FORMAT_VERSION = 1
 CHECKPOINTS_DIR = "checkpoints"
 LATEST_FILE = "latest"
 STATE_FILE = "training_state.pt"
+SHARD_PATTERN = "state-{:03d}.safetensors"
+SHARD_MIN_BYTES = 1 << 16
+SHARD_MAX_BYTES = 15 * (1 << 20)
+_SHARD_TAG = "__shard_tensor__:"
 
 
 def checkpoint_name(step: int) -> str:
@@ -113,6 +120,9 @@ def save_checkpoint(run_dir: str | os.PathLike[str], step: int,
     for role, module in modules.items():
         _save_module(module, partial / role)
     document = {"format_version": STATE_FORMAT_VERSION, "step": int(step), **state}
+    large: dict[str, torch.Tensor] = {}
+    document = _take_large(document, large)
+    _save_shards(large, partial)
     with atomic_output(partial / STATE_FILE) as tmp:
         torch.save(document, tmp)
     if final.exists():
@@ -123,6 +133,47 @@ def save_checkpoint(run_dir: str | os.PathLike[str], step: int,
         _prune(root, keep)
     log.info("saved checkpoint %s", final)
     return final
+
+
+def _take_large(value: Any, large: dict[str, torch.Tensor]) -> Any:
+    """``value`` with every large tensor replaced by a tag naming it in ``large``."""
+    if isinstance(value, torch.Tensor) and value.numel() * value.element_size() > SHARD_MIN_BYTES:
+        name = f"t{len(large):06d}"
+        large[name] = value.detach().cpu().contiguous()
+        return _SHARD_TAG + name
+    if isinstance(value, dict):
+        return {key: _take_large(item, large) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_take_large(item, large) for item in value)
+    return value
+
+
+def _save_shards(large: dict[str, torch.Tensor], folder: Path) -> None:
+    shard: dict[str, torch.Tensor] = {}
+    size = 0
+    count = 0
+    for name, tensor in large.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if shard and size + nbytes > SHARD_MAX_BYTES:
+            save_file(shard, str(folder / SHARD_PATTERN.format(count)))
+            shard, size, count = {}, 0, count + 1
+        shard[name] = tensor
+        size += nbytes
+    if shard:
+        save_file(shard, str(folder / SHARD_PATTERN.format(count)))
+
+
+def _put_back(value: Any, large: Mapping[str, torch.Tensor]) -> Any:
+    if isinstance(value, str) and value.startswith(_SHARD_TAG):
+        name = value[len(_SHARD_TAG):]
+        if name not in large:
+            raise ModelError(f"a checkpoint shard is missing tensor {name}")
+        return large[name]
+    if isinstance(value, dict):
+        return {key: _put_back(item, large) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_put_back(item, large) for item in value)
+    return value
 
 
 def _prune(root: Path, keep: int) -> None:
@@ -164,6 +215,13 @@ def load_checkpoint(folder: str | os.PathLike[str], modules: Mapping[str, nn.Mod
     if state.get("format_version") != STATE_FORMAT_VERSION:
         raise ModelError(f"{state_file} has format version {state.get('format_version')!r}; "
                          f"expected {STATE_FORMAT_VERSION}")
+    large: dict[str, torch.Tensor] = {}
+    for shard in sorted(path.glob("state-*.safetensors")):
+        try:
+            large.update(load_file(str(shard), device=str(map_location)))
+        except Exception as error:  # a damaged shard is one clear error
+            raise ModelError(f"cannot read {shard}: {error}") from error
+    state = _put_back(state, large)
     for role, module in modules.items():
         weights = path / role / WEIGHTS_FILE
         if not weights.is_file():

@@ -144,7 +144,7 @@ class TrainResult:
     """How a run ended."""
 
     step: int
-    status: str  # "completed" or "interrupted"
+    status: str  # "completed", "interrupted" or "time_limit"
     checkpoint: Path | None
     last_losses: dict[str, float]
     signal_number: int | None = None
@@ -350,8 +350,10 @@ class Trainer:
 
     def run(self, max_steps: int, logger: RunLogger | None = None,
             progress: Progress | None = None,
-            on_log: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
-        """Train until ``max_steps`` (or a stop signal); checkpoint at the end."""
+            on_log: Callable[[int, dict[str, float]], None] | None = None,
+            deadline: float | None = None) -> TrainResult:
+        """Train until ``max_steps``, a stop signal or ``deadline`` (a ``time.monotonic()``
+        value; the run then ends with status ``time_limit``); checkpoint at the end."""
         interval: dict[str, float] = {}
         interval_steps = 0
         last: dict[str, float] = {}
@@ -393,7 +395,8 @@ class Trainer:
                     self._log_previews(device_batch, logger)
                 if progress is not None:
                     progress(self.step, max_steps)
-                stopping = any_rank(stop.requested, self.context, self.device)
+                out_of_time = deadline is not None and time.monotonic() >= deadline
+                stopping = any_rank(stop.requested or out_of_time, self.context, self.device)
                 if (self.step % self.config.checkpoint_every == 0 or self.step >= max_steps
                         or stopping):
                     checkpoint = self.save()
@@ -403,6 +406,8 @@ class Trainer:
                 logger.flush()
             if stop.requested:
                 return TrainResult(self.step, "interrupted", checkpoint, last, stop.signal_number)
+        if self.step < max_steps:
+            return TrainResult(self.step, "time_limit", checkpoint, last)
         return TrainResult(self.step, "completed", checkpoint, last)
 
     @torch.no_grad()

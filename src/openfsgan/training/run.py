@@ -87,7 +87,9 @@ def settle_config(run_dir: Path, config: TrainConfig, resume: bool) -> TrainConf
 def train(config: TrainConfig, data: str | os.PathLike[str], run_dir: str | os.PathLike[str],
           device: str = "auto", resume: bool = False, vgg_weights: str | None = None,
           progress: Progress | None = None,
-          on_log: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
+          on_log: Callable[[int, dict[str, float]], None] | None = None,
+          init_from: str | os.PathLike[str] | None = None,
+          deadline: float | None = None) -> TrainResult:
     """Train ``config.stage`` on the prepared dataset ``data`` into ``run_dir``.
 
     Args:
@@ -99,6 +101,12 @@ def train(config: TrainConfig, data: str | os.PathLike[str], run_dir: str | os.P
         vgg_weights: VGG-19 weights for the perceptual loss (default: dlib face features).
         progress: ``(step, max_steps)`` callback.
         on_log: ``(step, mean losses)`` callback at every scalar log.
+        init_from: a model folder (config.json + model.safetensors, e.g. a shipped generator)
+            whose weights start the trained generator when the run has no checkpoint yet
+            (a warm start; the discriminator and Adam's moments start fresh). The generator
+            must have the same architecture; the nets are fully convolutional, so weights
+            trained at one crop size load at another.
+        deadline: stop (with a checkpoint) once ``time.monotonic()`` passes it.
     """
     from openfsgan.data.dataset import PreparedDataset
     from openfsgan.io.paths import check_output_folder
@@ -118,6 +126,8 @@ def train(config: TrainConfig, data: str | os.PathLike[str], run_dir: str | os.P
         trainer = Trainer(stage, train_set, run, loop_config(config), torch_device, context,
                           val_set=val_set)
         resumed_from = trainer.resume() if resume else None
+        if resumed_from is None and init_from is not None:
+            warm_start(stage, init_from)
         logger = None
         if context.is_main:
             run.mkdir(parents=True, exist_ok=True)
@@ -127,13 +137,34 @@ def train(config: TrainConfig, data: str | os.PathLike[str], run_dir: str | os.P
             logger = RunLogger(run / "logs",
                                resume_step=trainer.step if resumed_from is not None else None)
         try:
-            result = trainer.run(config.max_steps, logger, progress, on_log)
+            result = trainer.run(config.max_steps, logger, progress, on_log, deadline)
         finally:
             if logger is not None:
                 logger.close()
     finally:
         shutdown_distributed(context)
     return result
+
+
+def warm_start(stage: Any, model_dir: str | os.PathLike[str]) -> None:
+    """Load the generator weights of ``model_dir`` into ``stage``'s trained generator.
+
+    Raises:
+        ModelError: not a model of this stage, or another architecture.
+    """
+    from openfsgan.models.checkpoint import load_pretrained
+    from openfsgan.training.distributed import unwrap
+
+    source = load_pretrained(model_dir, expected_model=stage.name)
+    target = unwrap(stage.nets[stage.role])
+    try:
+        target.load_state_dict(source.state_dict())
+    except RuntimeError as error:
+        from openfsgan.errors import ModelError
+
+        raise ModelError(f"{model_dir} does not fit the {stage.name} generator of this run "
+                         f"(another architecture): {str(error).splitlines()[0]}") from error
+    log.info("%s generator warm-started from %s", stage.name, model_dir)
 
 
 def _write_run_info(run: Path, data: str | os.PathLike[str], device: torch.device,
