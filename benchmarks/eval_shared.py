@@ -2,6 +2,7 @@
 
     python benchmarks/eval_shared.py                      # classic, 8 frames per pair
     python benchmarks/eval_shared.py --frames 24 --method both --resume
+    python benchmarks/eval_shared.py --method neural --finetune 200  # G_r tuned on each source
 
 The pair list uses only identities held out from training (eval/heldout_identities.txt): 12
 identity swaps, 5 swaps onto the same person, 4 reenactments driven by another person and 3
@@ -10,7 +11,9 @@ photos of the 300-W set in the shared data, each its own identity. The swapped v
 (research data, watermark off) stay in --out, outside the repository. The figures are
 deterministic for fixed inputs and seed, except the swap fps, which depends on the machine's
 load: report them with the machine and whether it was shared. With --method both the script
-also prints the README's side-by-side tables (classic / neural in each cell).
+also prints the README's side-by-side tables (classic / neural in each cell). With --finetune
+N the neural rows fine-tune G_r on each source first (each source once, cached by its content
+under $OPENFSGAN_CACHE_DIR/finetune); the script prints each source's fine-tuning time.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ def main() -> int:
     parser.add_argument("--identity-strength", type=float,
                         help="the swaps' share of the source's face shape, 0..1 (default: "
                              "the configuration's)")
+    parser.add_argument("--finetune", type=int, metavar="N",
+                        help="fine-tune G_r on each source for N steps first (neural rows)")
     parser.add_argument("--max-distractors", type=int, default=300,
                         help="distractor photos from 300W-Spinkoo (default 300)")
     args = parser.parse_args()
@@ -58,13 +63,15 @@ def main() -> int:
 
     from openfsgan.cli.main import main as openfsgan
     from openfsgan.metrics.report import (
+        markdown_finetune_table,
         markdown_pairs_table,
         markdown_side_by_side,
         markdown_summary_table,
     )
 
     strength = "" if args.identity_strength is None else f"_s{args.identity_strength:g}"
-    report_path = args.out / f"eval_shared_{args.method}_{args.frames}f{strength}.json"
+    tuned = "" if args.finetune is None else f"_ft{args.finetune}"
+    report_path = args.out / f"eval_shared_{args.method}_{args.frames}f{strength}{tuned}.json"
     code = openfsgan(["-q", "eval", "--pairs", str(REPO / "eval" / "pairs_shared.csv"),
                       "--data-root", str(SHARED_FACES), "-o", str(report_path),
                       "--method", args.method, "--frames", str(args.frames),
@@ -73,6 +80,7 @@ def main() -> int:
                       "--max-distractors", str(args.max_distractors),
                       *([] if args.identity_strength is None
                         else ["--identity-strength", str(args.identity_strength)]),
+                      *([] if args.finetune is None else ["--finetune", str(args.finetune)]),
                       *(["--resume"] if args.resume else [])])
     if not report_path.exists():
         return code or 1
@@ -85,6 +93,11 @@ def main() -> int:
     methods = report["protocol"]["methods"]
     print(f"\n## Identity, motion and expression ({' / '.join(methods)})\n")
     print(markdown_side_by_side(report["summary"], report["pairs"], SIDE_BY_SIDE, methods))
+    if report.get("finetune"):
+        finetune = report["finetune"]
+        print(f"\n## G_r fine-tuned on each source ({', '.join(map(str, finetune['steps']))} "
+              "steps)\n")
+        print(markdown_finetune_table(finetune))
     if args.pairs_table:
         print()
         print(markdown_pairs_table(report["pairs"]))

@@ -61,6 +61,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--identity-strength", type=float, metavar="S",
                         help="the swaps' share of the source's face shape, 0..1 (default: "
                              "each method's; see swap --identity-strength)")
+    from openfsgan.pipelines.finetune import DEFAULT_FINETUNE_STEPS
+
+    parser.add_argument("--finetune", type=int, nargs="?", const=DEFAULT_FINETUNE_STEPS,
+                        metavar="N",
+                        help="fine-tune G_r on each source for N steps (default N: "
+                             f"{DEFAULT_FINETUNE_STEPS}) before its swaps, as swap --finetune "
+                             "does; applies to the methods with neural reenactment (an error "
+                             "when there is none); each source is tuned once (cached by its "
+                             "content) and its fine-tuning time is in the report")
     parser.add_argument("--work-dir", metavar="DIR",
                         help="swapped videos and per-pair results (default: REPORT_work/ "
                              "beside the report)")
@@ -110,7 +119,12 @@ def run(args: argparse.Namespace) -> int:
     from openfsgan.evaluation.runner import EvalConfig, check_method_available, run_evaluation
     from openfsgan.io.atomic import write_text_atomic
     from openfsgan.io.paths import check_input_dir, check_output_file, check_output_folder
-    from openfsgan.metrics.report import markdown_report, markdown_summary_table, write_json
+    from openfsgan.metrics.report import (
+        markdown_finetune_table,
+        markdown_report,
+        markdown_summary_table,
+        write_json,
+    )
     from openfsgan.pipelines.config import resolve_config
 
     report_path = Path(args.output)
@@ -134,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
                         source_frames=args.source_frames, resume=args.resume,
                         strict_methods=() if args.method == "both" else methods,
                         distractors=distractors, max_distractors=args.max_distractors,
-                        swap_options=swap_options, identity_strength=args.identity_strength)
+                        swap_options=swap_options, identity_strength=args.identity_strength,
+                        finetune_steps=args.finetune)
     stem = report_path.with_suffix("")
     work_dir = Path(args.work_dir) if args.work_dir else stem.with_name(stem.name + "_work")
     check_output_folder(work_dir, "work folder")
@@ -160,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
     write_json(report_path, report)  # last: its presence means the run completed
     if not args.quiet:
         print(markdown_summary_table(report["summary"]))
+        if report.get("finetune"):
+            print(markdown_finetune_table(report["finetune"]))
     failed = [p for p in report["pairs"] if p["status"] not in {"ok", "skipped"}]
     for pair in failed:
         log.warning("pair %s (%s): %s: %s", pair["pair_id"], pair["method"], pair["status"],

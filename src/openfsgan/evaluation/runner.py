@@ -60,6 +60,7 @@ from openfsgan.metrics.seam import changed_region_mask, seam_visibility
 from openfsgan.metrics.speed import StageTimer
 from openfsgan.metrics.temporal import temporal_jitter_pct
 from openfsgan.pipelines.config import SwapConfig, resolve_config
+from openfsgan.pipelines.finetune import FinetuneConfig
 from openfsgan.types import Face
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,11 @@ class EvalConfig:
         swap_options: options every method's swap configuration gets on top of its preset
             (stage choices and settings, as in a ``--config`` YAML file; see
             :func:`openfsgan.pipelines.config.resolve_config`); None for the presets as they are.
+        finetune_steps: fine-tune G_r on each source for this many steps before its swaps
+            (``swap --finetune N``), in the methods whose reenactment stage is neural; the
+            others are left as they are. The tuned model is cached by the source's content
+            (:mod:`openfsgan.pipelines.finetune`), so a source is tuned once per step count
+            however many pairs it is in. None: each configuration's own ``finetune`` setting.
     """
 
     methods: tuple[str, ...] = ("classic",)
@@ -118,8 +124,11 @@ class EvalConfig:
     max_distractors: int = 300
     identity_strength: float | None = None
     swap_options: Mapping[str, Any] | None = None
+    finetune_steps: int | None = None
 
     def __post_init__(self) -> None:
+        if self.finetune_steps is not None:
+            FinetuneConfig(steps=self.finetune_steps)  # its range check
         if self.identity_strength is not None and not 0.0 <= self.identity_strength <= 1.0:
             raise ConfigError(f"--identity-strength must be in [0, 1], got "
                               f"{self.identity_strength}")
@@ -138,17 +147,23 @@ class EvalConfig:
             raise ConfigError("source_frames must be at least 1")
         if self.max_distractors < 1:
             raise ConfigError(f"max_distractors must be at least 1, got {self.max_distractors}")
-        for method in self.methods:  # a bad stage name or key fails before any work
-            self.swap_config(method)
+        # a bad stage name or key fails before any work
+        configs = [self.swap_config(method) for method in self.methods]
+        if self.finetune_steps and not any(c.reenactment == "neural" for c in configs):
+            raise ConfigError("--finetune tunes G_r: it needs the neural reenactment stage "
+                              "(--method neural or both, or --reenactment neural)")
 
     def swap_config(self, method: str) -> SwapConfig:
         """The resolved swap configuration of ``method`` in this evaluation (with
-        ``identity_strength`` when set)."""
+        ``identity_strength`` and ``finetune_steps`` when set)."""
         config = resolve_config(method, config=self.swap_options)
-        if self.identity_strength is None:
-            return config
-        return replace(config, appearance=replace(config.appearance,
-                                                  identity_strength=self.identity_strength))
+        if self.identity_strength is not None:
+            config = replace(config, appearance=replace(
+                config.appearance, identity_strength=self.identity_strength))
+        if self.finetune_steps is not None and config.reenactment == "neural":
+            config = replace(config, finetune=replace(config.finetune,
+                                                      steps=self.finetune_steps))
+        return config
 
 
 @dataclass
@@ -583,6 +598,54 @@ def load_distractors(config: EvalConfig, work: Path, scorers: Scorers) -> Distra
                                       DESCRIPTOR_NAME, work / "distractors.json")
 
 
+# ----------------------------------------------------------------------------- fine-tuning
+
+def finetune_summary(inputs_by_pair: Sequence[tuple[EvalPair, dict[str, Any]]],
+                     config: EvalConfig, cache: Any = None) -> dict[str, Any] | None:
+    """The fine-tuned G_r of every source the run tuned: its steps, the pairs that used it
+    and its fine-tuning time, read from the fine-tuning cache
+    (:class:`openfsgan.pipelines.finetune.FinetuneCache`; ``cache`` for tests).
+
+    A source is the file the swap saw (a trimmed clip or a single frame where the pair asks
+    for one); two pairs with the same source content share one tuned model, tuned once. The
+    times are those of the run that tuned it (an earlier run when this one reused the cache).
+    None when no method of the run fine-tunes.
+    """
+    tuned = {m: c.finetune for m in config.methods
+             if (c := config.swap_config(m)).finetune.enabled and c.reenactment == "neural"}
+    if not tuned:
+        return None
+    from openfsgan.inference.sessions import shipped_model_dir
+    from openfsgan.io.cache import file_sha256
+    from openfsgan.models.checkpoint import WEIGHTS_FILE
+    from openfsgan.pipelines.finetune import FinetuneCache, finetune_key, source_sha256
+
+    cache = cache or FinetuneCache()
+    base_hash = file_sha256(shipped_model_dir("reenactment") / WEIGHTS_FILE)
+    sources: dict[str, dict[str, Any]] = {}
+    for pair, inputs in inputs_by_pair:
+        source = inputs.get("source_input")
+        if inputs.get("status") != "ok" or not source or not Path(source).exists():
+            continue
+        content = source_sha256(Path(source))
+        for method, settings in tuned.items():
+            key = finetune_key(content, None, settings, base_hash)
+            entry = cache.entry(key)
+            info = entry.info()
+            row = sources.setdefault(key, {
+                "method": method, "steps": settings.steps, "source": source,
+                "source_sha256": content, "entry": str(entry.folder), "pairs": [],
+                "complete": entry.complete, "views": info.get("views"),
+                "train_s": info.get("train_seconds"), "export_s": info.get("export_seconds")})
+            row["pairs"].append(pair.pair_id)
+    rows = list(sources.values())
+    timed = [r["train_s"] for r in rows if r["train_s"] is not None]
+    return {"steps": sorted({s.steps for s in tuned.values()}), "sources": rows,
+            "train_s_total": float(sum(timed)) if timed else None,
+            "train_s_per_source": float(np.mean(timed)) if timed else None,
+            "cache": str(cache.directory)}
+
+
 # ----------------------------------------------------------------------------- the run
 
 def _public(result: dict[str, Any]) -> dict[str, Any]:
@@ -682,6 +745,7 @@ def run_evaluation(pairs: Sequence[EvalPair], config: EvalConfig, work_dir: str 
         },
         "notes": notes,
         "summary": summarize_methods(results),
+        "finetune": finetune_summary(inputs_by_pair, config),
         "pairs": [_public(r) for r in results],
         "timing": {"wall_s": time.perf_counter() - started, "stages": scorers.timer.summary()},
     }

@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -219,6 +220,25 @@ def markdown_side_by_side(summary: Mapping[str, Mapping[str, Mapping[str, Any]]]
     return "\n".join(lines)
 
 
+def markdown_finetune_table(finetune: Mapping[str, Any]) -> str:
+    """One row per fine-tuned source (a run's ``finetune`` section): steps, views, the pairs
+    that used it and its fine-tuning and export times, then the total."""
+    lines = ["| source | steps | views | pairs | fine-tuning s | export s |",
+             "|---|---:|---:|---|---:|---:|"]
+
+    def seconds(value: Any) -> str:
+        return "n/a" if value is None else f"{value:.1f}"
+
+    for row in finetune.get("sources", []):
+        lines.append(f"| {Path(row['source']).name} | {row['steps']} | "
+                     f"{row.get('views') if row.get('views') is not None else 'n/a'} | "
+                     f"{', '.join(row['pairs'])} | {seconds(row.get('train_s'))} | "
+                     f"{seconds(row.get('export_s'))} |")
+    lines.append(f"| all ({len(finetune.get('sources', []))} sources) | | | | "
+                 f"{seconds(finetune.get('train_s_total'))} | |")
+    return "\n".join(lines)
+
+
 def markdown_report(report: Mapping[str, Any]) -> str:
     """The whole Markdown report: protocol line, notes, overall table, per-pair table."""
     protocol = report.get("protocol", {})
@@ -234,6 +254,9 @@ def markdown_report(report: Mapping[str, Any]) -> str:
     parts += ["## Overall (mean over pairs ± std across pairs)", "",
               markdown_summary_table(report.get("summary", {})), "",
               "## Per pair", "", markdown_pairs_table(report.get("pairs", [])), ""]
+    if report.get("finetune"):
+        parts += ["## G_r fine-tuned on each source", "",
+                  markdown_finetune_table(report["finetune"]), ""]
     return "\n".join(parts)
 
 
