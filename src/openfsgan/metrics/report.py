@@ -230,7 +230,8 @@ def markdown_finetune_table(finetune: Mapping[str, Any]) -> str:
         return "n/a" if value is None else f"{value:.1f}"
 
     for row in finetune.get("sources", []):
-        lines.append(f"| {Path(row['source']).name} | {row['steps']} | "
+        source = Path(row["source"])  # its folder too: several sources are named 1.mp4, 2.mp4
+        lines.append(f"| {source.parent.name}/{source.name} | {row['steps']} | "
                      f"{row.get('views') if row.get('views') is not None else 'n/a'} | "
                      f"{', '.join(row['pairs'])} | {seconds(row.get('train_s'))} | "
                      f"{seconds(row.get('export_s'))} |")
