@@ -209,3 +209,19 @@ def test_config_validation() -> None:
         EvalConfig(frames=1)
     with pytest.raises(ConfigError):
         EvalConfig(methods=())
+
+
+def test_finetune_steps_tune_only_the_neural_reenactment() -> None:
+    both = EvalConfig(methods=("classic", "neural"), finetune_steps=200)
+    assert both.swap_config("neural").finetune.steps == 200
+    # the classic rows are the classic preset as it is (same configuration, same cache key)
+    assert both.swap_config("classic") == EvalConfig().swap_config("classic")
+    # a classic preset given the neural reenactment stage is tuned too
+    mixed = EvalConfig(methods=("classic",), finetune_steps=5,
+                       swap_options={"reenactment": "neural"})
+    assert mixed.swap_config("classic").finetune.steps == 5
+    assert EvalConfig(methods=("neural",)).swap_config("neural").finetune.steps == 0
+    with pytest.raises(ConfigError, match="needs the neural reenactment stage"):
+        EvalConfig(methods=("classic",), finetune_steps=5)
+    with pytest.raises(ConfigError, match=r"finetune steps must be in \[0, 100000\]"):
+        EvalConfig(methods=("neural",), finetune_steps=-1)
