@@ -48,6 +48,9 @@ def main() -> int:
     parser.add_argument("--identity-strength", type=float,
                         help="the swaps' share of the source's face shape, 0..1 (default: "
                              "the configuration's)")
+    parser.add_argument("--config", type=Path, metavar="YAML",
+                        help="swap configuration for every method (as `openfsgan eval "
+                             "--config`), e.g. a file with `appearance: {relight_sigma: 0}`")
     parser.add_argument("--max-distractors", type=int, default=300,
                         help="distractor photos from 300W-Spinkoo (default 300)")
     args = parser.parse_args()
@@ -64,7 +67,8 @@ def main() -> int:
     )
 
     strength = "" if args.identity_strength is None else f"_s{args.identity_strength:g}"
-    report_path = args.out / f"eval_shared_{args.method}_{args.frames}f{strength}.json"
+    configured = "" if args.config is None else f"_{args.config.stem}"
+    report_path = args.out / f"eval_shared_{args.method}_{args.frames}f{strength}{configured}.json"
     code = openfsgan(["-q", "eval", "--pairs", str(REPO / "eval" / "pairs_shared.csv"),
                       "--data-root", str(SHARED_FACES), "-o", str(report_path),
                       "--method", args.method, "--frames", str(args.frames),
@@ -73,6 +77,7 @@ def main() -> int:
                       "--max-distractors", str(args.max_distractors),
                       *([] if args.identity_strength is None
                         else ["--identity-strength", str(args.identity_strength)]),
+                      *([] if args.config is None else ["--config", str(args.config)]),
                       *(["--resume"] if args.resume else [])])
     if not report_path.exists():
         return code or 1
