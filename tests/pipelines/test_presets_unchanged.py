@@ -12,8 +12,9 @@ The swaps run at identity strength 0 (``--identity-strength 0``): the target's o
 before the identity transfer of the 3D morphable model; that they still give the old outputs
 bit for bit is what "strength 0 = today's swap" means. The relighting of the colour step (added
 later, ``appearance.relight_sigma``) is off for the same reason: these checksums pin the stages
-as they were; what the relighting itself does is tested in tests/geometry. At the default strength the swap's
-output must differ (the test below), reenactment's not (it keeps the source's shape anyway).
+as they were; what the relighting itself does is tested in tests/geometry. At the default
+strength the swap's output must differ (the test below), reenactment's not (it keeps the
+source's shape anyway).
 """
 
 from __future__ import annotations

@@ -176,10 +176,10 @@ def transfer_color(face: CropImage, target: TargetCrop, config: AppearanceConfig
         return CropImage(rgb=matched)
     # the target's light at the scale of the cheeks, measured where both faces show skin
     matched_lab = rgb_to_lab(matched)
-    face = face_skin_region(target.points, (target.size, target.size))
-    both = face & (skin_likelihood(target_lab, skin) > 0.5) & \
+    hull = face_skin_region(target.points, (target.size, target.size))
+    both = hull & (skin_likelihood(target_lab, skin) > 0.5) & \
         (skin_likelihood(matched_lab, skin) > 0.5)
-    if np.count_nonzero(both) < 0.2 * np.count_nonzero(face):
+    if np.count_nonzero(both) < 0.2 * np.count_nonzero(hull):
         return CropImage(rgb=matched)
     return CropImage(rgb=lab_to_rgb(relight_lab(matched_lab, target_lab, both,
                                                 config.relight_sigma * target.size)))
