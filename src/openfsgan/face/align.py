@@ -244,8 +244,13 @@ def paste_back(frame: np.ndarray, crop: np.ndarray, mask: np.ndarray,
     pasted = cv2.warpAffine(crop, _footprint_inverse(transform, rect), (x1 - x0, y1 - y0),
                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     roi = result[y0:y1, x0:x1]
-    blended = roi + alpha[..., None] * (pasted.astype(np.float32) - roi)
-    result[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    # roi + alpha * (pasted - roi), rounded: the same float32 operations, in one buffer
+    blended = pasted.astype(np.float32)
+    blended -= roi
+    blended *= alpha[..., None]
+    blended += roi
+    blended += 0.5
+    roi[...] = np.clip(blended, 0, 255, out=blended)  # truncated towards zero, as astype
     return result
 
 
