@@ -55,6 +55,14 @@ def motion_maps(flow: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     return maps[0], maps[1]
 
 
+def high_frequencies(crop: np.ndarray, cutoff: int) -> np.ndarray:
+    """``[S, S, 3]`` float32: ``crop`` minus its content at ``cutoff`` pixels (its zero-mean
+    detail, the layer a :class:`DetailTrack` moves)."""
+    image = np.asarray(crop, np.float32)
+    low = _own(resize(resize(image, cutoff), image.shape[0]), image)
+    return np.subtract(image, low, out=low)
+
+
 class DetailTrack:
     """The source's fine detail, moved step by step with G_r's motion, so that what the
     networks blur or cannot represent at their size (skin texture, lashes, hair strands)
@@ -70,13 +78,19 @@ class DetailTrack:
     """
 
     def __init__(self, crop: np.ndarray, cutoff: int) -> None:
-        image = np.asarray(crop, np.float32)
         self.cutoff = cutoff
-        low = _own(resize(resize(image, cutoff), image.shape[0]), image)
-        self.source = np.subtract(image, low, out=low)
+        self.source = high_frequencies(crop, cutoff)
         # per pixel of the result: where it samples the source (x, y) and how much of the
         # source is kept there; None until the first step (the identity)
         self.motion: np.ndarray | None = None
+
+    @classmethod
+    def of_layer(cls, layer: np.ndarray, cutoff: int) -> DetailTrack:
+        """A track of a layer already made by :func:`high_frequencies` (a source view's, the
+        same on every frame: made once, never modified here)."""
+        track = cls.__new__(cls)
+        track.cutoff, track.source, track.motion = cutoff, layer, None
+        return track
 
     @property
     def size(self) -> int:
