@@ -216,10 +216,11 @@ def reenact_batch(models: NeuralModels, images: np.ndarray, sources: list[Face],
     paths = [interpolate_landmarks(source, target, steps)[:-1] if steps > 1 else []
              for source in sources]
     logits = np.empty(0, np.float32)  # set by the loop: there is at least the last step
+    heatmaps = None  # each step renders into the previous step's (used) heatmaps
     for step in range(steps):
         points = np.stack([path[step] if step < len(path) else target.landmarks
                            for path in paths]).astype(np.float32)
-        heatmaps = landmark_heatmaps(points, size)
+        heatmaps = landmark_heatmaps(points, size, out=heatmaps)
         images, logits, flow, occlusion_mask = models.reenactment(images, heatmaps)
         for index, track in enumerate(tracks):
             if track is not None:
