@@ -1,33 +1,37 @@
-"""Invisible, robust watermark: tile-periodic spread spectrum in low-frequency luma.
+"""Invisible, robust watermark: tile-periodic spread spectrum in low-frequency luma and chroma.
 
-Design (details, measurements and the false-positive derivation: ``docs/provenance.md``):
+Design (details, measurements and the false-positive derivation: ``docs/provenance.md``).
+Format 3 has two layers; the first is format 2's whole mark, so format 2 outputs still verify:
 
 * **Payload** (:class:`Payload`, 48 bits): tool id (8), format version (8), run id (32).
   :mod:`openfsgan.provenance.ecc` appends a CRC-16 and applies a rate-1/2 K=7 convolutional
   code: 140 coded bits.
-* **Tile**: a keyed ``32 x 32`` grid of cells. Each cell carries one ±1 chip: 500 cells are a
-  fixed *synchronisation* pattern (payload independent); the other 524 are spread over the 140
-  coded bits (3-4 chips each) at keyed pseudo-random places with keyed signs.
-* **Geometry**: a cell is ``min(H, W) / 128`` pixels, so a resized frame carries the same
-  pattern at the same relative place; the tile repeats over the whole frame, so a crop only
-  shifts it, and a crop of the short side makes the cells larger than the cropped frame's
-  nominal cell. Chips are bilinearly interpolated between cell centres: a smooth pattern in the
-  band that H.264/JPEG keep, in luma only (the same offset on R, G and B), so 4:2:0 chroma
-  subsampling does not touch it.
-* **Perceptual shaping**: the amplitude follows local texture (0.6x in flat areas to 1.6x in
-  busy ones, less near black and white), scaled so the RMS change is ``target_rms`` grey
-  levels: PSNR = 20 log10(255 / 2.3) = 40.9 dB.
-* **Detection** (:class:`WatermarkDetector`): each frame's luma is band-passed for three bands
-  of cell sizes and divided by its local RMS, then summed over frames, so the static mark adds
-  up coherently. For each candidate cell size (the nominal one up to 2.08x: crops keeping down
-  to 48 % of the short side), the band's sum is resampled to 4 bins per cell and folded modulo
-  the tile; all ``128 x 128`` cyclic offsets are scored at once by FFT correlation with the
-  sync chips (normalised correlation ``z``). The payload is despread and Viterbi-decoded at
-  the best-scoring hypotheses.
-* **Decision** (:class:`Detection`): found when ``z`` passes a threshold derived from
-  Hoeffding's inequality and a union bound over the hypotheses, or when a decoded payload
-  passes its 32 check bits (CRC-16, tool id, version); together < 1e-6 false positives per
-  window of unmarked footage, whatever the footage.
+* **Luma layer** (sync + payload): a keyed ``32 x 32`` grid of cells, each with one ±1 chip:
+  500 cells are a fixed *synchronisation* pattern (payload independent); the other 524 are
+  spread over the 140 coded bits (3-4 chips each) at keyed pseudo-random places with keyed
+  signs. A cell is ``min(H, W) / 128`` pixels. The same offset on R, G and B (luma only), its
+  amplitude following local texture (0.6x in flat areas to 1.6x in busy ones, less near black
+  and white), RMS ``target_rms`` = 2.0 grey levels.
+* **Chroma layer** (sync only, format 3): a second keyed ``24 x 24`` tile, every cell a sync
+  chip, with cells of ``min(H, W) / 32`` pixels (4x the luma cells), added along the Cb axis
+  (G and B move, luma does not), RMS ``chroma_rms`` = 2.4 grey levels of R, G, B. After a
+  crop to half of each side and a 0.5x downscale its cells are still 11 px wide at 720p,
+  where the luma cells are 2.8 px, which CRF 30 erases. PSNR of both: about 38.2 dB.
+* **Geometry**: both tiles repeat over the whole frame, so a resized frame carries the same
+  pattern at the same relative place, a crop only shifts it, and a crop of the short side
+  makes the cells larger than the cropped frame's nominal cell. Chips are bilinearly
+  interpolated between cell centres: a smooth pattern in the band that H.264/JPEG keep.
+* **Detection** (:class:`WatermarkDetector`): per layer, each frame's plane (luma; Cb) is
+  band-passed for three bands of cell sizes and divided by its local RMS, then summed over
+  frames. For each candidate cell size (the nominal one up to 2.08x: crops keeping down to
+  48 % of the short side), the band's sum is resampled to 4 bins per cell and folded modulo
+  the tile; all cyclic offsets are scored at once by FFT correlation with the sync chips
+  (normalised correlation ``z``). The payload is despread and Viterbi-decoded at the
+  best-scoring luma hypotheses.
+* **Decision** (:class:`Detection`): found when the luma or the chroma ``z`` passes its
+  threshold (Hoeffding's inequality and a union bound over that layer's hypotheses), or when
+  a decoded payload passes its 32 check bits (CRC-16, tool id, version 2 or 3); together
+  < 1e-6 false positives per window of unmarked footage, whatever the footage.
 """
 
 from __future__ import annotations
@@ -765,17 +769,6 @@ class WatermarkDetector:
                 chroma.sync_index, chroma.sync_sign, config.chroma_scale_step, True)
         self._shape: tuple[int, int] | None = None
         self.frames = 0
-
-    @property
-    def _sums(self) -> list[np.ndarray]:
-        return self._luma_search.sums
-
-    @property
-    def _scales(self) -> list[float]:
-        return self._luma_search.scales
-
-    def _search(self, whitened: np.ndarray, cell_px: float, scale: float) -> _Hypothesis:
-        return self._luma_search._search(whitened, cell_px, scale)
 
     def add(self, rgb: np.ndarray) -> None:
         """Accumulate one ``[H, W, 3]`` uint8 RGB frame."""
