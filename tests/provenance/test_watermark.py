@@ -166,15 +166,15 @@ def downscale(frames: list[np.ndarray], factor: float) -> list[np.ndarray]:
 @pytest.mark.parametrize("keep", [0.71, 0.55, 0.50])
 def test_survives_centred_crop_then_h264(marked_720p: list[np.ndarray], keep: float) -> None:
     """A crop keeping ``keep`` of each side: the cells are 1/keep times the cropped frame's
-    nominal cell, which the detector finds (format 1 searched up to a 25 % crop only). Both
-    layers find it; the payload is read at 71 % (at 55 % and 50 % it is marginal with the
-    luma layer's 2.0 grey levels on this 12-frame synthetic clip: docs/provenance.md)."""
+    nominal cell, which the detector finds (format 1 searched up to a 25 % crop only); so do
+    the chroma layer's cells. The payload is marginal at 50 % on this 12-frame synthetic clip
+    (z about 11; the benchmark's exact-payload share at 50 %: docs/provenance.md)."""
     detection = wm.detect(h264_round_trip(centred_crop(marked_720p, keep), crf=23))
-    assert detection.found and detection.sync_found and detection.chroma_found
-    assert detection.false_alarm_bound < 1e-6
-    assert detection.cell_px == pytest.approx(720 / 128, rel=0.01)
-    if keep >= 0.7:
+    assert detection.found and detection.false_alarm_bound < 1e-6
+    assert detection.sync_found and detection.chroma_found
+    if keep >= 0.55:
         assert_reads_payload(detection)
+    assert detection.cell_px == pytest.approx(720 / 128, rel=0.01)
 
 
 @pytest.fixture(scope="module")

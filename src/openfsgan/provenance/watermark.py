@@ -11,12 +11,12 @@ Format 3 has two layers; the first is format 2's whole mark, so format 2 outputs
   spread over the 140 coded bits (3-4 chips each) at keyed pseudo-random places with keyed
   signs. A cell is ``min(H, W) / 128`` pixels. The same offset on R, G and B (luma only), its
   amplitude following local texture (0.6x in flat areas to 1.6x in busy ones, less near black
-  and white), RMS ``target_rms`` = 2.0 grey levels.
+  and white), RMS ``target_rms`` = 2.3 grey levels (as in format 2).
 * **Chroma layer** (sync only, format 3): a second keyed ``24 x 24`` tile, every cell a sync
   chip, with cells of ``min(H, W) / 32`` pixels (4x the luma cells), added along the Cb axis
-  (G and B move, luma does not), RMS ``chroma_rms`` = 2.4 grey levels of R, G, B. After a
+  (G and B move, luma does not), RMS ``chroma_rms`` = 2.1 grey levels of R, G, B. After a
   crop to half of each side and a 0.5x downscale its cells are still 11 px wide at 720p,
-  where the luma cells are 2.8 px, which CRF 30 erases. PSNR of both: about 38.2 dB.
+  where the luma cells are 2.8 px, which CRF 30 erases. PSNR of both: about 38.3 dB.
 * **Geometry**: both tiles repeat over the whole frame, so a resized frame carries the same
   pattern at the same relative place, a crop only shifts it, and a crop of the short side
   makes the cells larger than the cropped frame's nominal cell. Chips are bilinearly
@@ -101,9 +101,9 @@ class WatermarkConfig:
     cells_per_short_side: int = 128
     tile_cells: int = 32
     sync_cells: int = 500
-    target_rms: float = 2.0
+    target_rms: float = 2.3
     strength_range: tuple[float, float] = (0.6, 1.6)
-    chroma_rms: float = 2.4
+    chroma_rms: float = 2.1
     chroma_cells_per_short_side: int = 32
     chroma_tile_cells: int = 24
     chroma_scale_step: float = 0.012
