@@ -37,6 +37,25 @@ SIDE_BY_SIDE = ("id_gain", "id_retrieval", "id_retrieval_distractors", "pose_err
                 "l1", "psnr", "keypoint_error_pct")
 
 
+def cross_pairs(path: Path) -> str:
+    """The pair list's header and its identity swaps (the rows whose two identities differ and
+    whose mode is a swap), as CSV text; comments are left out."""
+    import csv
+    import io
+
+    rows = [line for line in path.read_text(encoding="utf-8").splitlines()
+            if line and not line.startswith("#")]
+    reader = csv.DictReader(io.StringIO("\n".join(rows)))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=reader.fieldnames or [], lineterminator="\n")
+    writer.writeheader()
+    for row in reader:
+        if row["source_identity"] != row["target_identity"] and \
+                (row.get("mode") or "swap") == "swap":
+            writer.writerow(row)
+    return out.getvalue()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -53,6 +72,11 @@ def main() -> int:
                              "the configuration's)")
     parser.add_argument("--finetune", type=int, metavar="N",
                         help="fine-tune G_r on each source for N steps first (neural rows)")
+    parser.add_argument("--config", type=Path, metavar="YAML",
+                        help="swap configuration for every method (as `openfsgan eval "
+                             "--config`), e.g. a file with `appearance: {relight_sigma: 0}`")
+    parser.add_argument("--kind", choices=("cross", "all"), default="all",
+                        help="cross: only the 12 identity swaps (a quicker sweep of settings)")
     parser.add_argument("--max-distractors", type=int, default=300,
                         help="distractor photos from 300W-Spinkoo (default 300)")
     args = parser.parse_args()
@@ -71,8 +95,16 @@ def main() -> int:
 
     strength = "" if args.identity_strength is None else f"_s{args.identity_strength:g}"
     tuned = "" if args.finetune is None else f"_ft{args.finetune}"
-    report_path = args.out / f"eval_shared_{args.method}_{args.frames}f{strength}{tuned}.json"
-    code = openfsgan(["-q", "eval", "--pairs", str(REPO / "eval" / "pairs_shared.csv"),
+    configured = "" if args.config is None else f"_{args.config.stem}"
+    kind = "" if args.kind == "all" else f"_{args.kind}"
+    report_path = (args.out / f"eval_shared_{args.method}_{args.frames}f{strength}{configured}"
+                   f"{tuned}{kind}.json")
+    pairs = REPO / "eval" / "pairs_shared.csv"
+    if args.kind == "cross":
+        pairs = args.out / "pairs_shared_cross.csv"
+        args.out.mkdir(parents=True, exist_ok=True)
+        pairs.write_text(cross_pairs(REPO / "eval" / "pairs_shared.csv"), encoding="utf-8")
+    code = openfsgan(["-q", "eval", "--pairs", str(pairs),
                       "--data-root", str(SHARED_FACES), "-o", str(report_path),
                       "--method", args.method, "--frames", str(args.frames),
                       "--seed", str(args.seed), "--overwrite",
@@ -80,6 +112,7 @@ def main() -> int:
                       "--max-distractors", str(args.max_distractors),
                       *([] if args.identity_strength is None
                         else ["--identity-strength", str(args.identity_strength)]),
+                      *([] if args.config is None else ["--config", str(args.config)]),
                       *([] if args.finetune is None else ["--finetune", str(args.finetune)]),
                       *(["--resume"] if args.resume else [])])
     if not report_path.exists():

@@ -80,18 +80,20 @@ def test_eval_end_to_end_with_the_classic_swap(clip_dir: Path, tmp_path: Path) -
     pairs.write_text(f"pair_id,source,target,source_identity,target_identity\n"
                      f"ann_to_bob,{clip_dir}/ann.mp4,{clip_dir}/bob.mp4,ann,bob\n"
                      f"ghost,{clip_dir}/nobody.mp4,{clip_dir}/bob.mp4,ghost,bob\n")
-    args = ("--pairs", str(pairs), "-o", "out/report.json", "--frames", "3",
+    args = ("--pairs", str(pairs), "-o", "out/report_s0.5.json", "--frames", "3",
             "--source-frames", "2")
     result = _run(*args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    report = json.loads((tmp_path / "out" / "report_s0.5.json").read_text())
     by_id = {p["pair_id"]: p for p in report["pairs"]}
     assert by_id["ann_to_bob"]["status"] == "ok"
     assert by_id["ghost"]["status"] == "missing"
     assert report["protocol"]["watermark"] is False
-    assert "| classic (all) | 1 |" in (tmp_path / "out" / "report.md").read_text()
-    assert (tmp_path / "out" / "report_pairs.png").stat().st_size > 0
-    assert (tmp_path / "out" / "report_work" / "pairs" / "ann_to_bob" / "classic.mp4").exists()
+    # a name with a dot of its own keeps it ("report_s0.5.md", not "report_s0.md")
+    assert "| classic (all) | 1 |" in (tmp_path / "out" / "report_s0.5.md").read_text()
+    assert not (tmp_path / "out" / "report_s0.md").exists()
+    assert (tmp_path / "out" / "report_s0.5_pairs.png").stat().st_size > 0
+    assert (tmp_path / "out" / "report_s0.5_work" / "pairs" / "ann_to_bob" / "classic.mp4").exists()
     assert result.stdout == ""  # -q: nothing but errors
     # An existing report is refused without --overwrite/--resume; --resume reuses the work.
     again = _run(*args, cwd=tmp_path)
@@ -99,7 +101,7 @@ def test_eval_end_to_end_with_the_classic_swap(clip_dir: Path, tmp_path: Path) -
     resumed = _run(*args, "--resume", cwd=tmp_path, quiet=False)
     assert resumed.returncode == 0, resumed.stderr
     assert "| classic (cross) | 1 |" in resumed.stdout
-    second = json.loads((tmp_path / "out" / "report.json").read_text())
+    second = json.loads((tmp_path / "out" / "report_s0.5.json").read_text())
     assert second["summary"] == report["summary"]
 
 

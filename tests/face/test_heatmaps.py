@@ -63,3 +63,13 @@ def test_bad_shapes_are_refused() -> None:
         landmark_heatmaps(np.zeros((5, 2)), 16)
     with pytest.raises(ValueError, match="sigma"):
         landmark_heatmaps(np.zeros((68, 2)), 16, sigma=0)
+
+
+def test_heatmaps_rendered_into_a_given_array_are_the_same() -> None:
+    rng = np.random.default_rng(5)
+    first, second = (rng.uniform(0, 64, (2, 68, 2)).astype(np.float32) for _ in range(2))
+    out = landmark_heatmaps(first, 64)
+    again = landmark_heatmaps(second, 64, out=out)
+    assert again is out and np.array_equal(again, landmark_heatmaps(second, 64))
+    with pytest.raises(ValueError, match="out must be"):
+        landmark_heatmaps(second, 32, out=out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -144,3 +145,37 @@ def test_smoothed_statistics_change_slowly() -> None:
     unsmoothed = match_color(source, bright, mask)
     # one bright frame after a dark one: the smoothed result moved only ~10 % of the way
     assert after_jump.mean() < 0.5 * (dark.mean() + unsmoothed.mean())
+
+
+def test_relight_replaces_the_source_light_and_keeps_its_detail() -> None:
+    from openfsgan.geometry.color import relight_lab
+    from openfsgan.geometry.masks import face_skin_region
+
+    landmarks = canonical_landmarks(SIZE)
+    region = face_skin_region(landmarks, (SIZE, SIZE))
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
+    # the source lit from the left (L falls by 30 across the face), with fine detail; the
+    # target lit evenly; a bright green background that must not leak in
+    detail = 3.0 * np.sin(xs * 1.3) * np.sin(ys * 1.1)
+    source = np.zeros((SIZE, SIZE, 3), np.float32)
+    source[..., 0] = 75.0 - 30.0 * xs / SIZE + detail
+    source[..., 1], source[..., 2] = 12.0, 15.0
+    target = np.zeros_like(source)
+    target[..., 0], target[..., 1], target[..., 2] = 62.0, 10.0, 18.0
+    target[~region] = (80.0, -60.0, 50.0)
+    relit = relight_lab(source, target, region, sigma=0.06 * SIZE)
+    inner = region & (cv2.erode(region.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0)
+    left = inner & (xs < SIZE * 0.4)
+    right = inner & (xs > SIZE * 0.6)
+    # the light: before, the two cheeks differ by ~8; after, by little
+    before = source[..., 0][left].mean() - source[..., 0][right].mean()
+    after = relit[..., 0][left].mean() - relit[..., 0][right].mean()
+    assert before > 6.0 and abs(after) < 0.25 * before
+    assert abs(relit[..., 0][inner].mean() - 62.0) < 2.0
+    assert abs(relit[..., 1][inner].mean() - 10.0) < 1.0  # tint: the target's, not the green
+    # the detail (far finer than sigma) is the source's
+    residual = relit[..., 0] - cv2.GaussianBlur(relit[..., 0], (0, 0), 2.0)
+    expected = detail - cv2.GaussianBlur(detail, (0, 0), 2.0)
+    assert np.corrcoef(residual[inner], expected[inner])[0, 1] > 0.9
+    # far outside the face nothing changes
+    assert np.allclose(relit[0, 0], source[0, 0])

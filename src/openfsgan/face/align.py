@@ -243,9 +243,20 @@ def paste_back(frame: np.ndarray, crop: np.ndarray, mask: np.ndarray,
     alpha = _footprint_alpha(mask, transform, rect)
     pasted = cv2.warpAffine(crop, _footprint_inverse(transform, rect), (x1 - x0, y1 - y0),
                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    roi = result[y0:y1, x0:x1]
-    blended = roi + alpha[..., None] * (pasted.astype(np.float32) - roi)
-    result[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    # where alpha is 0 the blend gives the frame's own pixel back exactly: only the bounding
+    # box of alpha > 0 (about a third of a rotated crop's footprint) is computed
+    bx, by, bw, bh = cv2.boundingRect((alpha > 0).astype(np.uint8))
+    if bw == 0 or bh == 0:
+        return result
+    inner = (slice(by, by + bh), slice(bx, bx + bw))
+    roi = result[y0 + by:y0 + by + bh, x0 + bx:x0 + bx + bw]
+    # roi + alpha * (pasted - roi), rounded: the same float32 operations, in one buffer
+    blended = pasted[inner].astype(np.float32)
+    blended -= roi
+    blended *= alpha[inner][..., None]
+    blended += roi
+    blended += 0.5
+    roi[...] = np.clip(blended, 0, 255, out=blended)  # truncated towards zero, as astype
     return result
 
 

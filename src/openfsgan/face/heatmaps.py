@@ -46,7 +46,8 @@ def _to_heatmap_grid(points: np.ndarray, size: int, source_size: float | None) -
 
 
 def landmark_heatmaps(points: np.ndarray, size: int, sigma: float = DEFAULT_SIGMA,
-                      source_size: float | None = None) -> np.ndarray:
+                      source_size: float | None = None,
+                      out: np.ndarray | None = None) -> np.ndarray:
     """Render one Gaussian per landmark.
 
     Args:
@@ -55,6 +56,8 @@ def landmark_heatmaps(points: np.ndarray, size: int, sigma: float = DEFAULT_SIGM
         size: heatmap side in pixels.
         sigma: Gaussian standard deviation in heatmap pixels.
         source_size: side of the image the points are expressed in; ``None`` means ``size``.
+        out: a float32 array of the result's shape to render into (e.g. the previous call's
+            result, no longer needed: a batch of heatmaps is several MB); None for a new one.
 
     Returns:
         float32 ``[68, size, size]`` or ``[N, 68, size, size]``; each channel peaks at 1 on its
@@ -69,6 +72,11 @@ def landmark_heatmaps(points: np.ndarray, size: int, sigma: float = DEFAULT_SIGM
     # separable Gaussian: exp(-(dx^2 + dy^2) / 2 sigma^2) = gx(x) * gy(y)
     gx = np.exp(inv * (grid - pts[..., 0:1]) ** 2)  # [..., 68, size]
     gy = np.exp(inv * (grid - pts[..., 1:2]) ** 2)
+    if out is not None:
+        if out.shape != (*gx.shape[:-1], size, size) or out.dtype != np.float32:
+            raise ValueError(f"out must be float32 {[*gx.shape[:-1], size, size]}, got "
+                             f"{out.dtype} {list(out.shape)}")
+        return np.multiply(gy[..., :, None], gx[..., None, :], out=out)
     return (gy[..., :, None] * gx[..., None, :]).astype(np.float32, copy=False)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,18 @@ MIRROR_68 = np.array(
 """Index of each landmark's mirror partner (left <-> right) in the 68-point scheme."""
 
 
+@cache
+def _shape_predictor(path: str) -> Any:
+    """dlib's model at ``path``, loaded once per process (about 100 MB and half a second: the
+    tracker and the neural path's landmark refinement share it; predicting is read-only)."""
+    import dlib
+
+    try:
+        return dlib.shape_predictor(path)
+    except RuntimeError as error:
+        raise ModelError(f"cannot load the dlib landmark model {path}: {error}") from error
+
+
 class LandmarkPredictor:
     """dlib 68-point shape predictor: ``predict(rgb [H,W,3] uint8, box) -> [68, 2]`` float32."""
 
@@ -47,17 +59,12 @@ class LandmarkPredictor:
 
     @cached_property
     def _predictor(self) -> Any:
-        import dlib
-
         path = self._model_path
         if path is None:
             import face_recognition_models
 
             path = face_recognition_models.pose_predictor_model_location()
-        try:
-            return dlib.shape_predictor(path)
-        except RuntimeError as error:
-            raise ModelError(f"cannot load the dlib landmark model {path}: {error}") from error
+        return _shape_predictor(str(path))
 
     def predict(self, rgb: np.ndarray, box: BoundingBox) -> np.ndarray:
         """Landmarks ``[68, 2]`` in full-frame pixels of the face inside ``box``.

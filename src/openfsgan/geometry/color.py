@@ -98,6 +98,47 @@ def match_color_lab(source_lab: np.ndarray, target_lab: np.ndarray, region: np.n
     return lab_to_rgb(transfer_stats(source_lab, source_stats, target_stats, max_gain))
 
 
+def _shading(lab: np.ndarray, weight: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised convolution: the ``weight``-weighted Gaussian mean of ``lab`` at every pixel
+    (``[H, W, 3]``) and the blurred weight (``[H, W]``, how much evidence stands behind it)."""
+    blurred_weight = cv2.GaussianBlur(weight, (0, 0), sigma)
+    blurred = cv2.GaussianBlur(lab * weight[..., None], (0, 0), sigma)
+    return blurred / np.maximum(blurred_weight, 1e-6)[..., None], blurred_weight
+
+
+def relight_lab(source_lab: np.ndarray, target_lab: np.ndarray, region: np.ndarray,
+                sigma: float, max_shift: tuple[float, float, float] = (25.0, 10.0, 10.0)
+                ) -> np.ndarray:
+    """The source's low-frequency light replaced by the target's, in Lab.
+
+    A global statistics transfer leaves the source's own shading: a source lit from one side
+    keeps a dark cheek, which Poisson blending (it keeps the source's gradients) carries into
+    a target lit from the front as a dark, tinted band. Here the difference of the two faces'
+    local means (Gaussian of ``sigma`` pixels, each a normalised convolution over ``region``,
+    so neither background, hair nor eyes enter it) is added to the source: the target's
+    shading and tint at that scale, the source's detail, features and shape below it. The
+    correction fades out where ``region`` gives no evidence (far outside the face).
+
+    Args:
+        source_lab, target_lab: ``[H, W, 3]`` float32 Lab of the same geometry.
+        region: ``[H, W]`` boolean where both show skin.
+        sigma: scale of the light in pixels (well above the features' size).
+        max_shift: bound of the correction per channel (L, a, b).
+
+    Returns:
+        ``[H, W, 3]`` float32 Lab.
+    """
+    weight = np.asarray(region, dtype=np.float32)
+    if not weight.any():
+        return source_lab
+    source_light, evidence = _shading(source_lab, weight, sigma)
+    target_light, _ = _shading(target_lab, weight, sigma)
+    bound = np.asarray(max_shift, np.float32)
+    delta = np.clip(target_light - source_light, -bound, bound)
+    confidence = np.clip(evidence / (0.5 * float(evidence.max())), 0.0, 1.0)
+    return (source_lab + delta * confidence[..., None]).astype(np.float32)
+
+
 class ColorStatsSmoother:
     """Exponential moving average of the source and target colour statistics over frames."""
 

@@ -186,6 +186,22 @@ def skin_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return (region > 0) & (holes == 0)
 
 
+def face_skin_region(landmarks: np.ndarray, shape: tuple[int, int],
+                     brow_raise: float = 0.22) -> np.ndarray:
+    """Boolean ``[H, W]``: the whole face hull (:func:`hard_face_mask`: jaw line to the lower
+    forehead) without the eyes, eyebrows and mouth: where a face can show skin up to its
+    outline (:func:`skin_region` stops at the cheeks)."""
+    pts = np.asarray(landmarks, dtype=np.float32)
+    hull = hard_face_mask(pts, shape, brow_raise) > 127
+    holes: np.ndarray = np.zeros(shape, np.uint8)
+    for part in (pts[36:42], pts[42:48], pts[48:60], pts[17:22], pts[22:27]):
+        cv2.fillConvexPoly(holes, np.round(cv2.convexHull(part) * 16).astype(np.int32), 1,
+                           lineType=cv2.LINE_8, shift=4)
+    grow = max(1, round(0.08 * float(np.linalg.norm(pts[45] - pts[36]))))
+    holes = cv2.dilate(holes, disk(grow))
+    return hull & (holes == 0)
+
+
 def skin_likelihood(lab: np.ndarray, skin: np.ndarray, max_distance: float = 2.5,
                     min_std: tuple[float, float, float] = (4.0, 2.0, 2.0)) -> np.ndarray:
     """How skin-like each pixel is, float32 ``[H, W]`` in ``[0, 1]``.

@@ -12,6 +12,7 @@ Arrays in, arrays out; coordinates follow :mod:`openfsgan.types` (pixel centres 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -152,6 +153,28 @@ class TriangleMesh:
         tris = triangulate(dst) if triangles is None else np.asarray(triangles, np.int32)
         return TriangleMesh(dst, tris, triangle_index_raster(dst, tris, shape))
 
+    @functools.cached_property
+    def _compact_raster(self) -> np.ndarray | None:
+        """The raster as uint8, 255 where no triangle covers (meshes of at most 255 triangles:
+        a face mesh has about 170), so that a per-pixel lookup is one ``cv2.LUT``."""
+        if len(self.triangles) > 255:
+            return None
+        return self.raster.astype(np.uint8)  # -1 wraps to 255
+
+    def per_pixel(self, values: np.ndarray) -> list[np.ndarray]:
+        """Per-triangle values ``[T + 1, K]`` float32 (the last row for uncovered pixels) ->
+        ``K`` arrays ``[H, W]`` float32 holding each pixel's triangle's value (exact copies)."""
+        values = np.asarray(values, np.float32)
+        if values.shape[0] != len(self.triangles) + 1:
+            raise ValueError(f"expected {len(self.triangles) + 1} rows, got {values.shape[0]}")
+        compact = self._compact_raster
+        if compact is None:
+            return [np.take(values[:, k], self.raster) for k in range(values.shape[1])]
+        table = np.zeros((values.shape[1], 256), np.float32)
+        table[:, :len(self.triangles)] = values[:-1].T
+        table[:, 255] = values[-1]
+        return [cv2.LUT(compact, table[k]) for k in range(values.shape[1])]
+
     def maps_from(self, src_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``cv2.remap`` maps sending each output pixel to its source coordinate."""
         src = np.asarray(src_points, dtype=np.float64)
@@ -159,19 +182,20 @@ class TriangleMesh:
             raise ValueError(f"expected matching [N, 2] point sets, got {src.shape}, "
                              f"{self.points.shape}")
         affines = _triangle_affines(src, self.points, self.triangles).astype(np.float32)
-        # one extra identity "triangle" at index -1 (the last row) for uncovered pixels
+        # one extra identity "triangle" (the last row) for uncovered pixels
         affines = np.concatenate([affines, np.array([[[1, 0, 0], [0, 1, 0]]], np.float32)])
         height, width = self.raster.shape
         xs = np.arange(width, dtype=np.float32)[None, :]
         ys = np.arange(height, dtype=np.float32)[:, None]
-        coefficients = affines.reshape(len(affines), 6)
-        raster = self.raster
-        # per pixel: its triangle's affine map applied to (x, y, 1)
-        map_x = (np.take(coefficients[:, 0], raster) * xs + np.take(coefficients[:, 1], raster)
-                 * ys + np.take(coefficients[:, 2], raster))
-        map_y = (np.take(coefficients[:, 3], raster) * xs + np.take(coefficients[:, 4], raster)
-                 * ys + np.take(coefficients[:, 5], raster))
-        return map_x, map_y
+        a, b, c, d, e, f = self.per_pixel(affines.reshape(len(affines), 6))
+        # per pixel: its triangle's affine map applied to (x, y, 1), in place in the
+        # lookups: a * x + b * y + c
+        for rate_x, rate_y, constant in ((a, b, c), (d, e, f)):
+            rate_x *= xs
+            rate_y *= ys
+            rate_x += rate_y
+            rate_x += constant
+        return a, d
 
     def warp(self, image: np.ndarray, src_points: np.ndarray) -> np.ndarray:
         """Warp ``image`` so that its ``src_points`` land on this mesh's points."""

@@ -121,6 +121,37 @@ def mean_identity(descriptors: np.ndarray) -> np.ndarray:
     return mean / norm if norm > 0 else mean
 
 
+def gain_bounds(source_descriptors: np.ndarray, target_descriptors: np.ndarray
+                ) -> dict[str, float | None]:
+    """The ID gains a pair's own people score: the scale a swap's ``id_gain`` is read on.
+
+    * ``ceiling``: each sampled source frame scored as if it were the output (its source
+      identity the mean of the *other* source frames, so a frame is never compared with
+      itself). A swap that replaced the whole head, hair and background by the source's
+      would score this; a face swap, which keeps the target's hair, head outline and
+      background, cannot reach it.
+    * ``floor``: each target frame scored the same way (an output that is the target).
+
+    ``[N, D], [M, D] -> {ceiling, floor}``; a bound is None when its side has fewer than two
+    frames (no leave-one-out identity).
+    """
+    source = np.asarray(source_descriptors, dtype=np.float64)
+    target = np.asarray(target_descriptors, dtype=np.float64)
+
+    def own_side(frames: np.ndarray, other: np.ndarray) -> float | None:
+        if len(frames) < 2 or len(other) < 1:
+            return None
+        other_identity = mean_identity(other)
+        gains = [identity_gain(frame, mean_identity(np.delete(frames, index, axis=0)),
+                               other_identity)
+                 for index, frame in enumerate(frames)]
+        return float(np.mean(gains))
+
+    ceiling = own_side(source, target)
+    floor = own_side(target, source)
+    return {"ceiling": ceiling, "floor": None if floor is None else -floor}
+
+
 def descriptor_scale(descriptors_by_identity: dict[str, np.ndarray]) -> dict[str, float | None]:
     """How the descriptor's cosines read: every frame against its own person's identity (mean
     of that person's frames) and against every other person's.

@@ -50,6 +50,9 @@ class AppearanceConfig(Config):
             the cheeks, nose and chin) to the target's before blending.
         max_color_gain: bound of the contrast change of that transfer (above ~1.2 the shading
             of a softly lit source gets exaggerated).
+        relight_sigma: after that transfer, the swapped face's light and tint at this scale
+            (a fraction of the crop; 0 = off) are replaced by the target's, so a source lit
+            from one side brings no dark band into a target lit from the front.
         color_momentum: temporal smoothing of the colour statistics on video (0 = none).
         mask_momentum: temporal smoothing of the face mask on video (0 = none).
         identity_strength: share of the source's face shape in the target geometry (the
@@ -65,6 +68,7 @@ class AppearanceConfig(Config):
     min_view_weight: float = 0.05
     color_transfer: bool = True
     max_color_gain: float = 1.2
+    relight_sigma: float = 0.12
     color_momentum: float = 0.8
     mask_momentum: float = 0.5
     identity_strength: float = DEFAULT_IDENTITY_STRENGTH
@@ -78,6 +82,8 @@ class AppearanceConfig(Config):
             raise ConfigError("min_view_distance_deg must be >= 0")
         if not 0.0 <= self.min_view_weight < 1.0 / 3.0:
             raise ConfigError("min_view_weight must be in [0, 1/3)")
+        if not 0.0 <= self.relight_sigma <= 0.5:
+            raise ConfigError("relight_sigma must be in [0, 0.5]")
         if not 1.0 <= self.max_color_gain <= 4.0:
             raise ConfigError("max_color_gain must be in [1, 4]")
         for name in ("color_momentum", "mask_momentum"):

@@ -30,6 +30,12 @@ def resize(image: np.ndarray, size: int) -> np.ndarray:
                       interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
+def _own(result: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """``result`` as an array of its own, safe to modify in place (:func:`resize` to an
+    image's own size returns the image itself)."""
+    return result.copy() if np.may_share_memory(result, source) else result
+
+
 def detail_factor(transform: AlignTransform, max_factor: int) -> int:
     """How many times the generators' crop must be enlarged to match the face's size in the
     frame (``transform`` maps frame -> crop; a quarter pixel of slack before rounding up)."""
@@ -39,10 +45,22 @@ def detail_factor(transform: AlignTransform, max_factor: int) -> int:
 def motion_maps(flow: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """G_r's ``[2, s, s]`` flow (``grid_sample`` units: 1 = half the crop) -> ``cv2.remap`` maps
     ``2 x [size, size]`` float32 of the same motion on a ``size`` crop."""
-    offsets = [resize(np.ascontiguousarray(flow[axis], np.float32), size) * (size / 2.0)
-               for axis in (0, 1)]
     grid = np.arange(size, dtype=np.float32)
-    return offsets[0] + grid[None, :], offsets[1] + grid[:, None]
+    maps = []
+    for axis, step in ((0, grid[None, :]), (1, grid[:, None])):
+        offset = _own(resize(np.ascontiguousarray(flow[axis], np.float32), size), flow)
+        offset *= size / 2.0
+        offset += step
+        maps.append(offset)
+    return maps[0], maps[1]
+
+
+def high_frequencies(crop: np.ndarray, cutoff: int) -> np.ndarray:
+    """``[S, S, 3]`` float32: ``crop`` minus its content at ``cutoff`` pixels (its zero-mean
+    detail, the layer a :class:`DetailTrack` moves)."""
+    image = np.asarray(crop, np.float32)
+    low = _own(resize(resize(image, cutoff), image.shape[0]), image)
+    return np.subtract(image, low, out=low)
 
 
 class DetailTrack:
@@ -60,12 +78,19 @@ class DetailTrack:
     """
 
     def __init__(self, crop: np.ndarray, cutoff: int) -> None:
-        image = np.asarray(crop, np.float32)
         self.cutoff = cutoff
-        self.source = image - resize(resize(image, cutoff), image.shape[0])
+        self.source = high_frequencies(crop, cutoff)
         # per pixel of the result: where it samples the source (x, y) and how much of the
         # source is kept there; None until the first step (the identity)
         self.motion: np.ndarray | None = None
+
+    @classmethod
+    def of_layer(cls, layer: np.ndarray, cutoff: int) -> DetailTrack:
+        """A track of a layer already made by :func:`high_frequencies` (a source view's, the
+        same on every frame: made once, never modified here)."""
+        track = cls.__new__(cls)
+        track.cutoff, track.source, track.motion = cutoff, layer, None
+        return track
 
     @property
     def size(self) -> int:
@@ -99,7 +124,8 @@ class DetailTrack:
         moved = cv2.remap(self.source, np.ascontiguousarray(self.motion[..., 0]),
                           np.ascontiguousarray(self.motion[..., 1]), cv2.INTER_CUBIC,
                           borderMode=cv2.BORDER_REPLICATE)
-        return np.asarray(moved * self.motion[..., 2:3], np.float32)
+        moved *= self.motion[..., 2:3]
+        return np.asarray(moved, np.float32)
 
 
 def add_detail(image: np.ndarray, detail: np.ndarray, weight: np.ndarray,
@@ -122,9 +148,16 @@ def add_detail(image: np.ndarray, detail: np.ndarray, weight: np.ndarray,
     """
     size = detail.shape[0]
     base = resize(image.astype(np.float32), size)
-    own = base - resize(resize(base, cutoff), size)
     gain = resize(np.ascontiguousarray(weight, np.float32), size)[..., None]
-    return np.clip(base + gain * (detail - own) + 0.5, 0, 255).astype(np.uint8)
+    # base + gain * (detail - (base - low)), rounded: the same float32 operations in one
+    # buffer (the arrays are a few MB; fresh ones cost more than the arithmetic)
+    out = _own(resize(resize(base, cutoff), size), base)
+    np.subtract(base, out, out=out)
+    np.subtract(detail, out, out=out)
+    out *= gain
+    out += base
+    out += 0.5
+    return np.clip(out, 0, 255, out=out).astype(np.uint8)
 
 
 def enlarge_maps(map_x: np.ndarray, map_y: np.ndarray, size: int) -> tuple[np.ndarray,
@@ -133,4 +166,10 @@ def enlarge_maps(map_x: np.ndarray, map_y: np.ndarray, size: int) -> tuple[np.nd
     centres: ``X = (x + 0.5) * k - 0.5``)."""
     factor = size / map_x.shape[0]
     offset = (factor - 1.0) / 2.0
-    return resize(map_x, size) * factor + offset, resize(map_y, size) * factor + offset
+    maps = []
+    for small in (map_x, map_y):
+        big = _own(resize(small, size), small)
+        big *= factor
+        big += offset
+        maps.append(big)
+    return maps[0], maps[1]

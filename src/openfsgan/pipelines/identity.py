@@ -181,10 +181,10 @@ def move_target_face(frame: np.ndarray, target_points: np.ndarray, geometry: np.
                       borderMode=cv2.BORDER_REPLICATE)
     # only what moved is resampled: where the displacement fades out (towards the box's
     # border) the frame keeps its own pixels, unblurred
-    ys, xs = np.mgrid[0:y1 - y0, 0:x1 - x0].astype(np.float32)
-    shift = np.hypot(map_x - xs, map_y - ys)
-    weight = np.clip((shift - 0.1) / 0.4, 0.0, 1.0)[..., None]
+    shift = cv2.magnitude(map_x - np.arange(x1 - x0, dtype=np.float32)[None, :],
+                          map_y - np.arange(y1 - y0, dtype=np.float32)[:, None])
+    weight = np.clip((shift - 0.1) / 0.4, 0.0, 1.0, out=shift)
     out = frame.copy()
-    out[y0:y1, x0:x1] = np.clip(box + weight * (moved.astype(np.float32) - box) + 0.5,
-                                0, 255).astype(np.uint8)
+    # box + weight * (moved - box), rounded to uint8, in one pass over the box
+    out[y0:y1, x0:x1] = cv2.blendLinear(moved, box, weight, 1.0 - weight)
     return out

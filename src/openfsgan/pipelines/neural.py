@@ -29,6 +29,7 @@ crop of another reenactment stage, a neural stage resamples it there and back
 from __future__ import annotations
 
 import functools
+import weakref
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -59,6 +60,7 @@ from openfsgan.pipelines.detail import (
     add_detail,
     detail_factor,
     enlarge_maps,
+    high_frequencies,
     resize,
 )
 from openfsgan.pipelines.reenact import ReenactConfig
@@ -75,9 +77,10 @@ from openfsgan.types import BoundingBox, Face
 __all__ = [
     "FACE_CLASS", "GeneratorBlender", "GeneratorInpainter", "GeneratorReenactor",
     "GeneratorSegmenter", "GeneratorStage", "NetworkFrame", "NeuralConfig",
-    "NeuralReenactSource", "Reenactment", "blend", "crop_face", "face_region", "from_network",
-    "inpaint", "landmark_goal", "network_frame", "reached_landmarks", "reenact",
-    "reenact_batch", "reenact_views", "refine_geometry", "segment_face", "softmax", "to_network",
+    "NeuralReenactSource", "Reenactment", "ViewInput", "ViewInputs", "blend", "crop_face",
+    "face_region", "from_network", "inpaint", "landmark_goal", "network_frame",
+    "reached_landmarks", "reenact", "reenact_batch", "reenact_views", "refine_geometry",
+    "segment_face", "softmax", "to_network",
 ]
 
 FACE_CLASS = 1  # segmentation classes: background, face, hair
@@ -213,10 +216,11 @@ def reenact_batch(models: NeuralModels, images: np.ndarray, sources: list[Face],
     paths = [interpolate_landmarks(source, target, steps)[:-1] if steps > 1 else []
              for source in sources]
     logits = np.empty(0, np.float32)  # set by the loop: there is at least the last step
+    heatmaps = None  # each step renders into the previous step's (used) heatmaps
     for step in range(steps):
         points = np.stack([path[step] if step < len(path) else target.landmarks
                            for path in paths]).astype(np.float32)
-        heatmaps = landmark_heatmaps(points, size)
+        heatmaps = landmark_heatmaps(points, size, out=heatmaps)
         images, logits, flow, occlusion_mask = models.reenactment(images, heatmaps)
         for index, track in enumerate(tracks):
             if track is not None:
@@ -227,24 +231,67 @@ def reenact_batch(models: NeuralModels, images: np.ndarray, sources: list[Face],
             for index, track in enumerate(tracks)]
 
 
+@dataclass(frozen=True, eq=False)
+class ViewInput:
+    """One appearance-map view as G_r takes it.
+
+    Attributes:
+        image: ``[1, 3, s, s]`` the view's crop at the generators' resolution.
+        face: its face fitted there (:func:`crop_face`).
+        layer: its detail layer (:func:`high_frequencies`) at the detail layer's size; None
+            without one.
+    """
+
+    image: np.ndarray
+    face: Face
+    layer: np.ndarray | None
+
+    @staticmethod
+    def of(view: SourceView, size: int, detail_size: int, cutoff: int) -> ViewInput:
+        return ViewInput(to_network(resize(view.crop, size)),
+                         crop_face(rescale_points(view.landmarks, view.crop.shape[0], size), size),
+                         high_frequencies(resize(view.crop, detail_size), cutoff)
+                         if detail_size else None)
+
+
+class ViewInputs:
+    """Each view's :class:`ViewInput`, made on its first use and kept while the view lives: a
+    job's views are fixed, so their shrinking, pose fit and detail layer are not redone every
+    frame."""
+
+    def __init__(self) -> None:
+        self._made: weakref.WeakKeyDictionary[SourceView, dict[tuple[int, int, int],
+                                                               ViewInput]] = (
+            weakref.WeakKeyDictionary())
+
+    def get(self, view: SourceView, size: int, detail_size: int, cutoff: int) -> ViewInput:
+        made = self._made.setdefault(view, {})
+        key = (size, detail_size, cutoff)
+        if key not in made:
+            made[key] = ViewInput.of(view, size, detail_size, cutoff)
+        return made[key]
+
+
 def reenact_views(models: NeuralModels, views: list[tuple[SourceView, float]], target: Face,
-                  steps: int, detail_size: int = 0,
-                  detail_cutoff: int | None = None) -> Reenactment:
+                  steps: int, detail_size: int = 0, detail_cutoff: int | None = None,
+                  inputs: ViewInputs | None = None) -> Reenactment:
     """Reenact each appearance-map view to the target and blend them with their barycentric
     weights (the 3 views of the Delaunay triangle around the target pose).
 
     Views may be larger than the generators' crop; with ``detail_size`` > 0 each view also
     moves a :class:`DetailTrack` of that size (frequencies above ``detail_cutoff`` pixels,
-    default half the generators' crop) and the blend of their layers is returned.
+    default half the generators' crop) and the blend of their layers is returned. ``inputs``
+    keeps what each view gives G_r across calls (None: made for this call only).
     """
     size = models.resolution
     cutoff = detail_cutoff or size // 2
-    images = np.concatenate([to_network(resize(view.crop, size)) for view, _ in views])
-    sources = [crop_face(rescale_points(view.landmarks, view.crop.shape[0], size), size)
-               for view, _ in views]
-    tracks = [DetailTrack(resize(view.crop, detail_size), cutoff) if detail_size else None
-              for view, _ in views]
-    parts = list(zip(reenact_batch(models, images, sources, target, steps, tracks),
+    inputs = inputs or ViewInputs()
+    made = [inputs.get(view, size, detail_size, cutoff) for view, _ in views]
+    images = np.concatenate([view.image for view in made])
+    tracks = [None if view.layer is None else DetailTrack.of_layer(view.layer, cutoff)
+              for view in made]
+    parts = list(zip(reenact_batch(models, images, [view.face for view in made], target, steps,
+                                   tracks),
                      [weight for _, weight in views], strict=True))
 
     def blend_of(field: str) -> np.ndarray | None:
@@ -483,6 +530,7 @@ class GeneratorReenactor(GeneratorStage):
                  reenact: ReenactConfig | None = None) -> None:
         super().__init__(models, config)
         self.reenact_config = reenact or ReenactConfig()
+        self.view_inputs = ViewInputs()  # the source's views as G_r takes them, made once
 
     def view_geometry(self, min_view_distance_deg: float) -> ViewGeometry:
         return self.config.source_config(self.models.resolution, min_view_distance_deg)
@@ -506,7 +554,8 @@ class GeneratorReenactor(GeneratorStage):
         factor = detail_factor(target.transform, largest)
         cutoff = round(size * config.detail_cutoff)
         done = reenact_views(self.models, views, crop_face(geometry, size),
-                             config.reenactment_steps, size * factor if factor > 1 else 0, cutoff)
+                             config.reenactment_steps, size * factor if factor > 1 else 0, cutoff,
+                             self.view_inputs)
         done = self._refined(done, geometry)
         detail_transform = (None if done.detail is None else
                             estimate_alignment(target.face.landmarks, done.detail.shape[0]))

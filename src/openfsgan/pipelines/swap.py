@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from openfsgan.face.align import AlignTransform, paste_back, transform_points, warp_to_crop
-from openfsgan.geometry.color import match_color_lab
+from openfsgan.geometry.color import lab_to_rgb, match_color_lab, relight_lab, rgb_to_lab
+from openfsgan.geometry.masks import face_skin_region, skin_likelihood
 from openfsgan.pipelines.appearance import (
     AppearanceConfig,
     SourceAppearance,
@@ -162,12 +163,26 @@ def move_target_outline(target: TargetCrop, geometry: np.ndarray) -> TargetCrop:
 def transfer_color(face: CropImage, target: TargetCrop, config: AppearanceConfig,
                    state: TemporalState | None) -> CropImage:
     """The face recoloured to the target's skin statistics (Lab mean and deviation on the
-    cheeks, nose and chin of the target geometry, smoothed over a video's frames)."""
-    if not config.color_transfer or not target.skin.any():
+    cheeks, nose and chin of the target geometry, smoothed over a video's frames), then
+    relit: its low-frequency light and tint replaced by the target's
+    (:func:`openfsgan.geometry.color.relight_lab`, ``config.relight_sigma``)."""
+    skin = target.skin
+    if not config.color_transfer or not skin.any():
         return face
-    return CropImage(rgb=match_color_lab(face.lab, target.image.lab, target.skin,
-                                         None if state is None else state.color,
-                                         config.max_color_gain))
+    target_lab = target.image.lab
+    matched = match_color_lab(face.lab, target_lab, skin, None if state is None else state.color,
+                              config.max_color_gain)
+    if config.relight_sigma == 0.0:
+        return CropImage(rgb=matched)
+    # the target's light at the scale of the cheeks, measured where both faces show skin
+    matched_lab = rgb_to_lab(matched)
+    hull = face_skin_region(target.points, (target.size, target.size))
+    both = hull & (skin_likelihood(target_lab, skin) > 0.5) & \
+        (skin_likelihood(matched_lab, skin) > 0.5)
+    if np.count_nonzero(both) < 0.2 * np.count_nonzero(hull):
+        return CropImage(rgb=matched)
+    return CropImage(rgb=lab_to_rgb(relight_lab(matched_lab, target_lab, both,
+                                                config.relight_sigma * target.size)))
 
 
 def add_source_detail(blend: Blend, reenacted: Reenacted, mask: np.ndarray,

@@ -106,6 +106,9 @@ def check_watermark(path: Path, is_video: bool, max_frames: int = DEFAULT_MAX_FR
         how = []
         if detection.sync_found:
             how.append(f"sync z = {detection.z:.2f} >= {detection.threshold:.2f}")
+        if detection.chroma_found:
+            how.append(f"chroma sync z = {detection.chroma_z:.2f} >= "
+                       f"{detection.chroma_threshold:.2f}")
         if detection.payload_verified:
             how.append("payload passed its CRC-16 + tool/version check")
         note = (f"found over {detection.frames} frame(s): {'; '.join(how)}; "
@@ -116,7 +119,8 @@ def check_watermark(path: Path, is_video: bool, max_frames: int = DEFAULT_MAX_FR
                            payload.run_id_hex if payload else None, note, details), \
             detection.frames
     note = (f"not found over {detection.frames} frame(s) (best sync z = {detection.z:.2f}, "
-            f"threshold {detection.threshold:.2f}; payload check failed)")
+            f"threshold {detection.threshold:.2f}; chroma sync z = {detection.chroma_z:.2f}, "
+            f"threshold {detection.chroma_threshold:.2f}; payload check failed)")
     return CheckResult("not found", None, None, note, details), detection.frames
 
 
