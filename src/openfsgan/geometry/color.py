@@ -100,7 +100,7 @@ def match_color_lab(source_lab: np.ndarray, target_lab: np.ndarray, region: np.n
 
 def _shading(lab: np.ndarray, weight: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """Normalised convolution: the ``weight``-weighted Gaussian mean of ``lab`` at every pixel
-    (``[H, W, 3]``) and the blurred weight (``[H, W]``, how much evidence stands behind it)."""
+    (``[h, w, 3]``) and the blurred weight (``[h, w]``, how much evidence stands behind it)."""
     blurred_weight = cv2.GaussianBlur(weight, (0, 0), sigma)
     blurred = cv2.GaussianBlur(lab * weight[..., None], (0, 0), sigma)
     return blurred / np.maximum(blurred_weight, 1e-6)[..., None], blurred_weight
@@ -119,6 +119,10 @@ def relight_lab(source_lab: np.ndarray, target_lab: np.ndarray, region: np.ndarr
     shading and tint at that scale, the source's detail, features and shape below it. The
     correction fades out where ``region`` gives no evidence (far outside the face).
 
+    The means are smooth at that scale, so they are taken on a grid ``sigma / 4`` pixels
+    apart (area-averaged) and the correction is interpolated back: a few milliseconds a
+    256-pixel crop instead of some twenty for full-resolution blurs.
+
     Args:
         source_lab, target_lab: ``[H, W, 3]`` float32 Lab of the same geometry.
         region: ``[H, W]`` boolean where both show skin.
@@ -131,12 +135,23 @@ def relight_lab(source_lab: np.ndarray, target_lab: np.ndarray, region: np.ndarr
     weight = np.asarray(region, dtype=np.float32)
     if not weight.any():
         return source_lab
-    source_light, evidence = _shading(source_lab, weight, sigma)
-    target_light, _ = _shading(target_lab, weight, sigma)
+    height, width = weight.shape
+    factor = max(1, int(sigma // 4))
+    size = (max(1, round(width / factor)), max(1, round(height / factor)))
+
+    def small(image: np.ndarray) -> np.ndarray:
+        return cv2.resize(image, size, interpolation=cv2.INTER_AREA) if factor > 1 else image
+
+    small_weight = small(weight)
+    source_light, evidence = _shading(small(source_lab), small_weight, sigma / factor)
+    target_light, _ = _shading(small(target_lab), small_weight, sigma / factor)
     bound = np.asarray(max_shift, np.float32)
     delta = np.clip(target_light - source_light, -bound, bound)
     confidence = np.clip(evidence / (0.5 * float(evidence.max())), 0.0, 1.0)
-    return (source_lab + delta * confidence[..., None]).astype(np.float32)
+    correction = delta * confidence[..., None]
+    if factor > 1:
+        correction = cv2.resize(correction, (width, height), interpolation=cv2.INTER_LINEAR)
+    return (source_lab + correction).astype(np.float32)
 
 
 class ColorStatsSmoother:
