@@ -308,6 +308,11 @@ class Payload:
                 "run_id": self.run_id_hex}
 
 
+def _keyed_rng(key: bytes) -> np.random.Generator:
+    """The generator of a layer's keyed chip layout (the same for embedder and detector)."""
+    return np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
+
+
 @dataclass(frozen=True, eq=False)
 class TileLayout:
     """Keyed placement of the chips in one tile (the same for every payload).
@@ -330,8 +335,7 @@ class TileLayout:
 
     @staticmethod
     def build(config: WatermarkConfig) -> TileLayout:
-        seed = int.from_bytes(hashlib.sha256(_KEY).digest()[:8], "little")
-        rng = np.random.default_rng(seed)
+        rng = _keyed_rng(_KEY)
         cells = config.tile_cells**2
         order = rng.permutation(cells)
         sync_index = np.sort(order[: config.sync_cells])
@@ -374,8 +378,7 @@ class ChromaLayout:
 
     @staticmethod
     def build(config: WatermarkConfig) -> ChromaLayout:
-        seed = int.from_bytes(hashlib.sha256(_CHROMA_KEY).digest()[:8], "little")
-        rng = np.random.default_rng(seed)
+        rng = _keyed_rng(_CHROMA_KEY)
         cells = config.chroma_tile_cells**2
         return ChromaLayout(tile_cells=config.chroma_tile_cells, sync_index=np.arange(cells),
                             sync_sign=rng.choice(np.array([-1.0, 1.0]), size=cells))
