@@ -67,8 +67,8 @@ IDENTITY_STRENGTH_BY_REENACTMENT: dict[str, float] = {"warp": 1.0, "neural": 0.5
 on the held-out identity swaps (README, "Identity transfer"): the largest strength whose pose
 and identity-invariant expression errors stay within 0.3 deg and 0.3 % of the eye distance of
 the swap without identity transfer. G_r, driven to a face shape it was not trained on, bends
-the head pose more than the mesh warp does (strength 1: +0.47 deg; 0.5: +0.22 deg). A file or
-flag that sets ``identity_strength`` wins."""
+the head pose more than the mesh warp does (over the swap before identity transfer, strength 1:
++0.40 deg; 0.5: +0.23 deg). A file or flag that sets ``identity_strength`` wins."""
 
 
 @dataclass(frozen=True)
