@@ -132,12 +132,12 @@ def per_stage(source: Path, target: Path, frames: int, threads: int | None) -> d
     from openfsgan.inference import STAGES, NeuralModels
     from openfsgan.io.media import iter_frames
     from openfsgan.jobs import load_source_appearance
-    from openfsgan.pipelines.config import SwapConfig, build_stages
+    from openfsgan.pipelines.config import build_stages, resolve_config
     from openfsgan.pipelines.swap import swap_crop
 
     timer = Timer()
     models = NeuralModels.load(threads=threads)
-    config = SwapConfig.preset("neural")
+    config = resolve_config("neural")  # the defaults a user gets, as the whole job below
     analyzer = FaceAnalyzer()
     timed = _timed_models(models, timer)
     stages = build_stages(config, lambda: timed)

@@ -191,6 +191,13 @@ def test_the_default_identity_strength_follows_the_reenactment_stage(tmp_path: P
     # the resolved value is recorded, so a saved configuration replays the same swap
     assert SwapConfig.from_dict(resolve_config("neural").to_dict()).appearance \
         .identity_strength == strengths["neural"]
+    # a library request without a configuration gets the same defaults as the command line
+    from openfsgan.jobs import SwapRequest
+
+    request = SwapRequest(tmp_path / "s.png", tmp_path / "t.mp4", tmp_path / "o.mp4",
+                          method="neural")
+    assert request.resolved_config() == resolve_config("neural")
+    assert request.resolved_config().appearance.identity_strength == strengths["neural"]
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -21,7 +21,7 @@ from openfsgan.errors import (
     OpenFSGANError,
     OutputError,
 )
-from openfsgan.pipelines.config import SwapConfig, check_method
+from openfsgan.pipelines.config import SwapConfig, check_method, resolve_config
 from openfsgan.types import MediaInfo
 
 MODES: tuple[str, ...] = ("swap", "reenact")
@@ -110,13 +110,10 @@ class SwapRequest:
     identity_strength: float | None = None
 
     def resolved_config(self) -> SwapConfig:
-        """The configuration this job runs with (the ``method`` preset unless given, with
+        """The configuration this job runs with (the ``method`` preset as
+        :func:`~openfsgan.pipelines.config.resolve_config` resolves it, unless given, with
         ``identity_strength`` when set)."""
-        if self.config is not None:
-            config = self.config
-        else:
-            check_method(self.method)
-            config = SwapConfig.preset(self.method)
+        config = self.config if self.config is not None else resolve_config(self.method)
         if self.identity_strength is None:
             return config
         return replace(config, appearance=replace(config.appearance,
