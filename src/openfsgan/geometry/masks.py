@@ -177,13 +177,20 @@ def skin_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     outline = np.concatenate([pts[1:16], pts[[28]]])
     cv2.fillConvexPoly(region, np.round(cv2.convexHull(outline) * 16).astype(np.int32), 1,
                        lineType=cv2.LINE_8, shift=4)
+    return (region > 0) & ~_feature_holes(pts, shape, (pts[36:42], pts[42:48], pts[48:60]),
+                                          0.06)
+
+
+def _feature_holes(pts: np.ndarray, shape: tuple[int, int], parts: tuple[np.ndarray, ...],
+                   grow_fraction: float) -> np.ndarray:
+    """Boolean ``[H, W]``: the convex hulls of ``parts`` (eyes, mouth, brows), grown by
+    ``grow_fraction`` of the eye-corner distance: what a skin region leaves out."""
     holes: np.ndarray = np.zeros(shape, np.uint8)
-    for part in (pts[36:42], pts[42:48], pts[48:60]):
+    for part in parts:
         cv2.fillConvexPoly(holes, np.round(cv2.convexHull(part) * 16).astype(np.int32), 1,
                            lineType=cv2.LINE_8, shift=4)
-    grow = max(1, round(0.06 * float(np.linalg.norm(pts[45] - pts[36]))))
-    holes = cv2.dilate(holes, disk(grow))
-    return (region > 0) & (holes == 0)
+    grow = max(1, round(grow_fraction * float(np.linalg.norm(pts[45] - pts[36]))))
+    return cv2.dilate(holes, disk(grow)) > 0
 
 
 def face_skin_region(landmarks: np.ndarray, shape: tuple[int, int],
@@ -193,13 +200,8 @@ def face_skin_region(landmarks: np.ndarray, shape: tuple[int, int],
     outline (:func:`skin_region` stops at the cheeks)."""
     pts = np.asarray(landmarks, dtype=np.float32)
     hull = hard_face_mask(pts, shape, brow_raise) > 127
-    holes: np.ndarray = np.zeros(shape, np.uint8)
-    for part in (pts[36:42], pts[42:48], pts[48:60], pts[17:22], pts[22:27]):
-        cv2.fillConvexPoly(holes, np.round(cv2.convexHull(part) * 16).astype(np.int32), 1,
-                           lineType=cv2.LINE_8, shift=4)
-    grow = max(1, round(0.08 * float(np.linalg.norm(pts[45] - pts[36]))))
-    holes = cv2.dilate(holes, disk(grow))
-    return hull & (holes == 0)
+    return hull & ~_feature_holes(
+        pts, shape, (pts[36:42], pts[42:48], pts[48:60], pts[17:22], pts[22:27]), 0.08)
 
 
 def skin_likelihood(lab: np.ndarray, skin: np.ndarray, max_distance: float = 2.5,
