@@ -38,21 +38,22 @@ SIDE_BY_SIDE = ("id_gain", "id_retrieval", "id_retrieval_distractors", "pose_err
 
 
 def cross_pairs(path: Path) -> str:
-    """The pair list's header and its identity swaps (the rows whose two identities differ and
-    whose mode is a swap), as CSV text; comments are left out."""
+    """The pair list's header and its identity swaps (the pairs whose
+    :attr:`~openfsgan.evaluation.pairs.EvalPair.kind` is ``cross``), as CSV text; comments are
+    left out."""
     import csv
     import io
 
+    from openfsgan.evaluation.pairs import load_pairs
+
+    cross = {pair.pair_id for pair in load_pairs(path, SHARED_FACES) if pair.kind == "cross"}
     rows = [line for line in path.read_text(encoding="utf-8").splitlines()
             if line and not line.startswith("#")]
     reader = csv.DictReader(io.StringIO("\n".join(rows)))
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=reader.fieldnames or [], lineterminator="\n")
     writer.writeheader()
-    for row in reader:
-        if row["source_identity"] != row["target_identity"] and \
-                (row.get("mode") or "swap") == "swap":
-            writer.writerow(row)
+    writer.writerows(row for row in reader if row["pair_id"] in cross)
     return out.getvalue()
 
 

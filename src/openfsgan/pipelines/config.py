@@ -31,6 +31,7 @@ from openfsgan.errors import ConfigError
 from openfsgan.pipelines.appearance import AppearanceConfig
 from openfsgan.pipelines.classic import ClassicConfig
 from openfsgan.pipelines.finetune import FinetuneConfig
+from openfsgan.pipelines.identity import DEFAULT_IDENTITY_STRENGTH
 from openfsgan.pipelines.neural import NeuralConfig
 from openfsgan.pipelines.reenact import ReenactConfig
 
@@ -62,7 +63,8 @@ METHOD_STAGES: dict[str, dict[str, str]] = {
 }
 """``--method``: the stage choices each preset stands for."""
 
-IDENTITY_STRENGTH_BY_REENACTMENT: dict[str, float] = {"warp": 1.0, "neural": 0.5}
+IDENTITY_STRENGTH_BY_REENACTMENT: dict[str, float] = {"warp": DEFAULT_IDENTITY_STRENGTH,
+                                                     "neural": 0.5}
 """The default share of the source's face shape for each reenactment stage, set by measurement
 on the held-out identity swaps (README, "Identity transfer"): the largest strength whose pose
 and identity-invariant expression errors stay within 0.3 deg and 0.3 % of the eye distance of
