@@ -621,13 +621,15 @@ def finetune_summary(inputs_by_pair: Sequence[tuple[EvalPair, dict[str, Any]]],
              if (c := config.swap_config(m)).finetune.enabled and c.reenactment == "neural"}
     if not tuned:
         return None
-    from openfsgan.inference.sessions import shipped_model_dir
-    from openfsgan.io.cache import file_sha256
-    from openfsgan.models.checkpoint import WEIGHTS_FILE
-    from openfsgan.pipelines.finetune import FinetuneCache, finetune_key, source_sha256
+    from openfsgan.pipelines.finetune import (
+        FinetuneCache,
+        base_sha256,
+        finetune_key,
+        source_sha256,
+    )
 
     cache = cache or FinetuneCache()
-    base_hash = file_sha256(shipped_model_dir("reenactment") / WEIGHTS_FILE)
+    base_hash = base_sha256()  # the key the swap's own fine-tuning uses
     sources: dict[str, dict[str, Any]] = {}
     for pair, inputs in inputs_by_pair:
         source = inputs.get("source_input")

@@ -111,6 +111,15 @@ def source_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def base_sha256(base_dir: Path | None = None) -> str:
+    """SHA-256 of the weights fine-tuning starts from (``base_dir``; default the shipped
+    G_r): part of every cache key, so new shipped weights never reuse an old tuning."""
+    from openfsgan.inference.sessions import shipped_model_dir
+    from openfsgan.models.checkpoint import WEIGHTS_FILE
+
+    return file_sha256((base_dir or shipped_model_dir("reenactment")) / WEIGHTS_FILE)
+
+
 def finetune_key(source_hash: str, source_face: int | None, config: FinetuneConfig,
                  base_hash: str) -> str:
     """The cache key (hex) of a tuned G_r."""
@@ -196,13 +205,11 @@ def finetuned_reenactment(source: Path, source_face: int | None,
     same job run again continues from it.
     """
     from openfsgan.inference.sessions import shipped_model_dir
-    from openfsgan.models.checkpoint import WEIGHTS_FILE
     from openfsgan.training.finetune import base_resolution, export_tuned, finetune
 
     cache = cache or FinetuneCache()
     base = base_dir or shipped_model_dir("reenactment")
-    key = finetune_key(source_sha256(source), source_face, config,
-                       file_sha256(base / WEIGHTS_FILE))
+    key = finetune_key(source_sha256(source), source_face, config, base_sha256(base))
     entry = cache.entry(key)
     if entry.complete:
         if progress is not None:
@@ -223,5 +230,5 @@ def finetuned_reenactment(source: Path, source_face: int | None,
 
 
 __all__ = ["DEFAULT_FINETUNE_STEPS", "FinetuneCache", "FinetuneConfig", "FinetuneEntry",
-           "FinetuneProgress", "default_finetune_dir", "finetune_key", "finetuned_reenactment",
-           "source_sha256"]
+           "FinetuneProgress", "base_sha256", "default_finetune_dir", "finetune_key",
+           "finetuned_reenactment", "source_sha256"]
