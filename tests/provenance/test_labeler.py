@@ -35,6 +35,19 @@ def test_defaults_mark_tag_and_sign(tmp_path: Path, astronaut_rgb: np.ndarray) -
     assert detection.payload is not None and detection.payload.run_id_hex == labeler.run_id
 
 
+def test_watermark_profile_is_chosen_and_recorded(astronaut_rgb: np.ndarray) -> None:
+    standard = make_labeler(SimpleNamespace())
+    robust = make_labeler(SimpleNamespace(watermark_profile="robust"))
+    assert standard.embedder is not None and not standard.embedder.config.has_chroma_layer
+    assert robust.embedder is not None and robust.embedder.config.has_chroma_layer
+    assert (standard.tag.watermark_profile, robust.tag.watermark_profile) == ("standard",
+                                                                             "robust")
+    assert robust.describe()["watermark_profile"] == "robust"
+    assert make_labeler(SimpleNamespace(watermark=False)).tag.watermark_profile is None
+    with pytest.raises(ConfigError, match="unknown watermark profile"):
+        make_labeler(SimpleNamespace(watermark_profile="loud"))
+
+
 def test_no_watermark_is_recorded_not_silent(tmp_path: Path, astronaut_rgb: np.ndarray) -> None:
     labeler = make_labeler(SimpleNamespace(watermark=False, mode="reenact"))
     assert labeler.embedder is None

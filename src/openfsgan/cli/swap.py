@@ -35,6 +35,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not embed the invisible pixel watermark (for research data "
                              "sets); the metadata tag and C2PA manifest still label the file "
                              "and record that the watermark is off")
+    parser.add_argument("--robust-watermark", action="store_true",
+                        help="add the watermark's coarse chroma layer: found more often after "
+                             "a crop combined with a downscale and strong re-compression, at "
+                             "a PSNR of about 38.3 dB instead of 40.9 (docs/provenance.md)")
     parser.add_argument("--label", metavar="TEXT",
                         help="visible label drawn on every frame (e.g. 'AI-generated')")
     parser.add_argument("--max-frames", type=int, metavar="N",
@@ -110,13 +114,16 @@ def request_from_args(args: argparse.Namespace, mode: str) -> Any:
         raise ConfigError("use --target-face or --target-reference, not both")
     if (args.c2pa_cert is None) != (args.c2pa_key is None):
         raise ConfigError("--c2pa-cert and --c2pa-key go together")
+    if args.robust_watermark and args.no_watermark:
+        raise ConfigError("--robust-watermark and --no-watermark contradict each other")
     config = config_from_args(args)
     return SwapRequest(
         source=Path(args.source), target=Path(args.target), output=Path(args.output),
         method=config.method, config=config, mode=mode, source_face=args.source_face,
         target_face=target_face,
         target_reference=Path(reference) if reference else None, resume=args.resume,
-        overwrite=args.overwrite, watermark=not args.no_watermark, label=args.label,
+        overwrite=args.overwrite, watermark=not args.no_watermark,
+        watermark_profile="robust" if args.robust_watermark else "standard", label=args.label,
         max_frames=args.max_frames,
         c2pa_cert=Path(args.c2pa_cert) if args.c2pa_cert else None,
         c2pa_key=Path(args.c2pa_key) if args.c2pa_key else None,

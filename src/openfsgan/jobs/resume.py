@@ -58,7 +58,7 @@ def request_fingerprint(request: SwapRequest, config: SwapConfig, options: JobOp
         "target_reference": _file_stamp(request.target_reference),
         "request": {k: v for k, v in asdict(request).items()
                     if k in ("method", "mode", "source_face", "target_face", "watermark",
-                             "label", "max_frames")},
+                             "watermark_profile", "label", "max_frames")},
         "config": config.to_dict(),
         # the observer watches frames, it does not make them (and is no JSON)
         "options": json.loads(json.dumps(asdict(replace(options, frame_observer=None,

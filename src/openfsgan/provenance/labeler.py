@@ -6,8 +6,9 @@ asked, then the invisible watermark), and ``finalize(path, media_kind)`` once th
 written (metadata tag, then the C2PA manifest, which binds the final bytes).
 
 Request fields read (all optional, so any request-like object works):
-``watermark`` (default True), ``label`` (caption text, default none), ``mode`` (``swap`` or
-``reenact``), ``method``, ``c2pa_cert`` / ``c2pa_key`` (an organisation's chain and key),
+``watermark`` (default True), ``watermark_profile`` (default ``standard``), ``label``
+(caption text, default none), ``mode`` (``swap`` or ``reenact``), ``method``,
+``c2pa_cert`` / ``c2pa_key`` (an organisation's chain and key),
 ``c2pa_sidecar`` (write ``<file>.c2pa`` instead of embedding), ``run_id`` (8 hex digits; give
 the first run's id when resuming a job so that every segment carries the same payload),
 ``resolved_config()`` (the run's configuration, recorded in the tag and the manifest).
@@ -29,7 +30,13 @@ from openfsgan.provenance.caption import Caption
 from openfsgan.provenance.keys import SigningIdentity, load_signing_identity
 from openfsgan.provenance.manifest import sign_file
 from openfsgan.provenance.metadata import ProvenanceTag, write_tag
-from openfsgan.provenance.watermark import Payload, WatermarkEmbedder
+from openfsgan.provenance.watermark import (
+    DEFAULT_WATERMARK_PROFILE,
+    WATERMARK_PROFILES,
+    Payload,
+    WatermarkEmbedder,
+    embedding_config,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +82,10 @@ class OutputLabeler:
         self.identity = identity
         self.caption = caption
         self.sidecar = sidecar
-        self.embedder = (WatermarkEmbedder(Payload.from_hex(tag.run_id)) if tag.watermark
-                         else None)
+        self.embedder = (
+            WatermarkEmbedder(Payload.from_hex(tag.run_id),
+                              embedding_config(tag.watermark_profile or DEFAULT_WATERMARK_PROFILE))
+            if tag.watermark else None)
 
     @property
     def run_id(self) -> str:
@@ -105,6 +114,7 @@ class OutputLabeler:
     def describe(self) -> dict[str, Any]:
         """For run summaries and saved configs (never includes key material)."""
         return {"run_id": self.run_id, "watermark": self.embedder is not None,
+                "watermark_profile": self.tag.watermark_profile,
                 "label": self.caption.text if self.caption else None,
                 "c2pa_signer": self.identity.source, "c2pa_local_signer": self.identity.is_local,
                 "c2pa_sidecar": self.sidecar}
@@ -122,6 +132,10 @@ def _configuration(request: Any) -> dict[str, Any] | None:
 def make_labeler(request: Any) -> OutputLabeler:
     """The labeler for a swap/reenact request (fails early on a bad C2PA key or certificate)."""
     watermark = bool(getattr(request, "watermark", True))
+    profile = getattr(request, "watermark_profile", None) or DEFAULT_WATERMARK_PROFILE
+    if profile not in WATERMARK_PROFILES:
+        raise ConfigError(f"unknown watermark profile {profile!r}; valid: "
+                          f"{', '.join(WATERMARK_PROFILES)}")
     label = getattr(request, "label", None)
     run_id = getattr(request, "run_id", None) or new_run_id()
     if not _RUN_ID.match(run_id):
@@ -129,6 +143,7 @@ def make_labeler(request: Any) -> OutputLabeler:
     tag = ProvenanceTag(
         run_id=run_id,
         watermark=watermark,
+        watermark_profile=profile if watermark else None,
         operation=str(getattr(request, "mode", None) or "swap"),
         method=getattr(request, "method", None),
         label=label,

@@ -49,6 +49,8 @@ class ProvenanceTag:
         run_id: short random id of the run (8 hex digits; also in the watermark payload).
         watermark: whether the invisible watermark was embedded (``--no-watermark`` records
             False here, so its absence is declared, not hidden).
+        watermark_profile: which layers the watermark has (``standard`` or ``robust``,
+            :data:`openfsgan.provenance.watermark.WATERMARK_PROFILES`); None without one.
         operation: ``swap`` or ``reenact`` (or another producer's name).
         method: the method used (``classic``, ``neural``), when known.
         label: the visible caption burned into the frames, if any.
@@ -60,6 +62,7 @@ class ProvenanceTag:
 
     run_id: str
     watermark: bool = True
+    watermark_profile: str | None = None
     operation: str = "swap"
     method: str | None = None
     label: str | None = None
