@@ -34,6 +34,8 @@ class DatasetConfig:
         watermark: embed the invisible watermark in the fakes (off by default: a detector
             trained on marked fakes learns the mark; the metadata tag and C2PA manifest always
             label them).
+        watermark_profile: the mark's layers when ``watermark`` is on: ``standard`` or
+            ``robust`` (:data:`openfsgan.provenance.watermark.WATERMARK_PROFILES`).
         seed: for the pairs and splits from a folder, and recorded with every video.
         preset: x264 preset of every encode (real and fake alike).
         max_frames: only the first N frames of each target (quick datasets); None for all.
@@ -43,12 +45,18 @@ class DatasetConfig:
     methods: tuple[str, ...] = ("classic",)
     compressions: tuple[str, ...] = ("c23",)
     watermark: bool = False
+    watermark_profile: str = "standard"
     seed: int = 0
     preset: str = "veryfast"
     max_frames: int | None = None
     retries: int = 2
 
     def __post_init__(self) -> None:
+        from openfsgan.provenance.watermark import WATERMARK_PROFILES
+
+        if self.watermark_profile not in WATERMARK_PROFILES:
+            raise ConfigError(f"unknown watermark profile {self.watermark_profile!r}; valid: "
+                              f"{', '.join(WATERMARK_PROFILES)}")
         for method in self.methods:
             if method not in DATASET_METHODS:
                 raise ConfigError(f"unknown method {method!r}; available: "
@@ -151,6 +159,9 @@ def item_settings(item: Item, config: DatasetConfig) -> dict[str, Any]:
     settings: dict[str, Any] = {"preset": config.preset, "max_frames": config.max_frames}
     if item.kind == "fake":
         settings["watermark"] = config.watermark
+        if config.watermark and config.watermark_profile != "standard":
+            # recorded only off the default, so builds made before profiles existed stay done
+            settings["watermark_profile"] = config.watermark_profile
     return settings
 
 

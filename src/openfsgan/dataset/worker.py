@@ -271,7 +271,8 @@ class DatasetWorker:
         swap_config = method.swap_config()
         request = SwapRequest(item.source.path, item.target.path, intermediate,
                               method=method.preset, config=swap_config,
-                              watermark=self.config.watermark, overwrite=True,
+                              watermark=self.config.watermark,
+                              watermark_profile=self.config.watermark_profile, overwrite=True,
                               max_frames=self.config.max_frames)
         options = JobOptions(crf=0, preset=self.config.preset, frame_observer=recorder)
         labeler = make_labeler(request)
@@ -303,7 +304,8 @@ class DatasetWorker:
             "split": item.split, "frames": summary.frames_total, "frames_swapped": swapped,
             "unchanged_frames": recorder.unchanged, "width": info.width, "height": info.height,
             "fps": str(info.fps), "seed": self.config.seed, "package_version": __version__,
-            "watermark": self.config.watermark, "run_id": labeler.run_id,
+            "watermark": self.config.watermark,
+            "watermark_profile": labeler.tag.watermark_profile, "run_id": labeler.run_id,
             "model_hashes": self._model_hashes(swap_config.stages),
             "configuration": summary.config or swap_config.to_dict(),
             "job": {"crf": options.crf, "preset": options.preset,
