@@ -52,11 +52,12 @@ class DatasetConfig:
     retries: int = 2
 
     def __post_init__(self) -> None:
-        from openfsgan.provenance.watermark import WATERMARK_PROFILES
+        from openfsgan.provenance.watermark import embedding_config
 
-        if self.watermark_profile not in WATERMARK_PROFILES:
-            raise ConfigError(f"unknown watermark profile {self.watermark_profile!r}; valid: "
-                              f"{', '.join(WATERMARK_PROFILES)}")
+        try:
+            embedding_config(self.watermark_profile)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
         for method in self.methods:
             if method not in DATASET_METHODS:
                 raise ConfigError(f"unknown method {method!r}; available: "

@@ -32,7 +32,6 @@ from openfsgan.provenance.manifest import sign_file
 from openfsgan.provenance.metadata import ProvenanceTag, write_tag
 from openfsgan.provenance.watermark import (
     DEFAULT_WATERMARK_PROFILE,
-    WATERMARK_PROFILES,
     Payload,
     WatermarkEmbedder,
     embedding_config,
@@ -133,9 +132,10 @@ def make_labeler(request: Any) -> OutputLabeler:
     """The labeler for a swap/reenact request (fails early on a bad C2PA key or certificate)."""
     watermark = bool(getattr(request, "watermark", True))
     profile = getattr(request, "watermark_profile", None) or DEFAULT_WATERMARK_PROFILE
-    if profile not in WATERMARK_PROFILES:
-        raise ConfigError(f"unknown watermark profile {profile!r}; valid: "
-                          f"{', '.join(WATERMARK_PROFILES)}")
+    try:
+        embedding_config(profile)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     label = getattr(request, "label", None)
     run_id = getattr(request, "run_id", None) or new_run_id()
     if not _RUN_ID.match(run_id):
