@@ -68,6 +68,8 @@ def test_robust_watermark_flag_adds_the_chroma_layer(inputs: dict[str, Path],
         assert done.returncode == 0, done.stderr
         tag = read_tag(out).tag
         assert tag is not None and tag.watermark_profile == name
+        verified = openfsgan("verify", out)
+        assert f"watermark embedded ({name} profile)" in verified.stdout, verified.stdout
         found[name] = wm.detect([read_image(out)])
     assert found["standard"].payload_verified and not found["standard"].chroma_found
     assert found["robust"].payload_verified and found["robust"].chroma_found

@@ -141,6 +141,8 @@ def check_metadata(path: Path) -> CheckResult:
     details["tag"] = asdict(tag)
     details["configuration"] = describe_configuration(tag.configuration)
     watermark = "embedded" if tag.watermark else "NOT embedded (--no-watermark)"
+    if tag.watermark and tag.watermark_profile:
+        watermark += f" ({tag.watermark_profile} profile)"
     return CheckResult("found", None, tag.run_id,
                        f"{reading.location}: {tag.tool} {tag.tool_version} {tag.operation}, run "
                        f"{tag.run_id}, watermark {watermark} (metadata is easy to forge or strip)",
