@@ -159,3 +159,19 @@ def test_real_swap_of_two_astronaut_photos(web, source_png, target_png):
     result, target = read_image(output), read_image(target_png)
     assert result.shape == target.shape
     assert (result != target).any()
+
+
+def test_robust_watermark_profile_reaches_the_request(web, source_png, target_png):
+    runner = web.FakeRunner(steps=1)
+    client = web.client(runner=runner)
+    job = web.start_job(client, source_png, target_png, watermark_profile="robust")
+    web.wait(client, job["id"], {"done"})
+    spec = runner.calls[0]
+    assert spec.watermark_profile == "robust"
+    assert spec.to_swap_request().watermark_profile == "robust"
+    source_id = web.upload(client, source_png).json()["id"]
+    target_id = web.upload(client, target_png).json()["id"]
+    refused = client.post("/api/jobs", json={"source_upload": source_id,
+                                             "target_upload": target_id,
+                                             "watermark_profile": "loud"})
+    assert refused.status_code == 422

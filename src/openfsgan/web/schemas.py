@@ -42,6 +42,8 @@ class JobSpec:
         source_face, target_face: track ids picked in the UI; None lets the library choose.
         watermark: embed the invisible watermark (on unless turned off; the tag and the C2PA
             manifest are written either way).
+        watermark_profile: the watermark's layers, ``standard`` or ``robust``
+            (:data:`openfsgan.provenance.watermark.WATERMARK_PROFILES`).
         label: text of the visible "synthetic" label; None for none.
         max_frames: stop a video after this many frames (a quick preview); None for all.
         resume: continue an interrupted video job where it stopped.
@@ -57,6 +59,7 @@ class JobSpec:
     source_face: int | None = None
     target_face: int | None = None
     watermark: bool = True
+    watermark_profile: Literal["standard", "robust"] = "standard"
     label: str | None = None
     max_frames: int | None = None
     resume: bool = False
@@ -81,7 +84,8 @@ class JobSpec:
             method=self.method, config=None if self.config is None
             else SwapConfig.from_dict(self.config), mode=self.mode, source_face=self.source_face,
             target_face=self.target_face, resume=self.resume, overwrite=True,
-            watermark=self.watermark, label=self.label, max_frames=self.max_frames)
+            watermark=self.watermark, watermark_profile=self.watermark_profile,
+            label=self.label, max_frames=self.max_frames)
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,7 @@ class CreateJob(BaseModel):
     source_face: int | None = Field(default=None, ge=0, le=10_000)
     target_face: int | None = Field(default=None, ge=0, le=10_000)
     watermark: bool = True
+    watermark_profile: Literal["standard", "robust"] = "standard"
     label: str | None = Field(default=None, max_length=MAX_LABEL_CHARS)
     max_frames: int | None = Field(default=None, ge=1, le=10_000_000)
     reenactment: str | None = Field(default=None, max_length=32)

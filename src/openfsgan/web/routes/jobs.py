@@ -83,6 +83,7 @@ def create_job(body: CreateJob, web: Web) -> dict[str, Any]:
             source=str(source), target=str(target), output=str(output),
             method=body.method, mode=body.mode, source_face=body.source_face,
             target_face=body.target_face, watermark=body.watermark,
+            watermark_profile=body.watermark_profile,
             label=body.label or None, max_frames=body.max_frames, config=config.to_dict())
         stem = Path(target_meta["name"]).stem or "result"
         display = {

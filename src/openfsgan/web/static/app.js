@@ -195,6 +195,7 @@ async function startJob(event) {
     source_face: state.faces.source,
     target_face: state.faces.target,
     watermark: document.getElementById("watermark").checked,
+    watermark_profile: document.getElementById("watermark-robust").checked ? "robust" : "standard",
     label: labelOn ? (document.getElementById("label-text").value.trim() || null) : null,
     max_frames: maxFrames ? Number(maxFrames) : null,
   };
