@@ -170,6 +170,31 @@ def test_presets_yaml_and_flags(tmp_path: Path) -> None:
     assert "custom" in flagged.describe() and "classic" in resolve_config().describe()
 
 
+def test_a_fine_tuned_g_r_gets_the_full_identity_strength_by_default() -> None:
+    """``--finetune``: G_r tuned on the source takes the source's whole shape (measured: no
+    pose bend), unless a flag or file sets the strength; the mesh warp is unaffected; eval's
+    ``--finetune`` resolves the same configuration as swap's."""
+    from openfsgan.evaluation.runner import EvalConfig
+    from openfsgan.pipelines.config import (
+        FINETUNED_IDENTITY_STRENGTH,
+        IDENTITY_STRENGTH_BY_REENACTMENT,
+    )
+
+    tuned = {"finetune": {"steps": 20}}
+    untuned = IDENTITY_STRENGTH_BY_REENACTMENT["neural"]
+    assert untuned != FINETUNED_IDENTITY_STRENGTH
+    assert resolve_config("neural", config=tuned).appearance.identity_strength == \
+        FINETUNED_IDENTITY_STRENGTH
+    assert resolve_config("neural", config={"finetune": {"steps": 0}}
+                          ).appearance.identity_strength == untuned
+    explicit = {**tuned, "appearance": {"identity_strength": 0.3}}
+    assert resolve_config("neural", config=explicit).appearance.identity_strength == 0.3
+    assert resolve_config("classic", config=tuned).appearance.identity_strength == \
+        IDENTITY_STRENGTH_BY_REENACTMENT["warp"]
+    evaluated = EvalConfig(methods=("neural",), finetune_steps=20).swap_config("neural")
+    assert evaluated == resolve_config("neural", config=tuned)
+
+
 def test_the_default_identity_strength_follows_the_reenactment_stage(tmp_path: Path) -> None:
     from openfsgan.pipelines.config import IDENTITY_STRENGTH_BY_REENACTMENT
 

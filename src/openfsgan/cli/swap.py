@@ -97,7 +97,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="share of the source's face shape, 0..1: 0 keeps the target's "
                              "face geometry, 1 gives the source's eye spacing, nose, mouth and "
                              "jaw under the target's pose and expression (3D morphable model); "
-                             "default 1 with the mesh warp, 0.5 with --reenactment neural")
+                             "default 1 with the mesh warp, 0.5 with --reenactment neural, 1 "
+                             "with --finetune")
     parser.set_defaults(handler=run)
 
 

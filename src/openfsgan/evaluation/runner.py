@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from openfsgan.config import merge_options
 from openfsgan.errors import (
     ConfigError,
     InputNotFoundError,
@@ -158,12 +159,14 @@ class EvalConfig:
         """The resolved swap configuration of ``method`` in this evaluation (with
         ``identity_strength`` and ``finetune_steps`` when set)."""
         config = resolve_config(method, config=self.swap_options)
+        if self.finetune_steps is not None and config.reenactment == "neural":
+            # as `swap --finetune N` does: through the options, so that the defaults that
+            # follow fine-tuning (the identity strength) follow it here too
+            config = resolve_config(method, config=merge_options(
+                dict(self.swap_options or {}), {"finetune": {"steps": self.finetune_steps}}))
         if self.identity_strength is not None:
             config = replace(config, appearance=replace(
                 config.appearance, identity_strength=self.identity_strength))
-        if self.finetune_steps is not None and config.reenactment == "neural":
-            config = replace(config, finetune=replace(config.finetune,
-                                                      steps=self.finetune_steps))
         return config
 
 
