@@ -59,6 +59,18 @@ def test_optimiser_steps_lower_the_self_reconstruction_loss(hopper_views) -> Non
     assert after < 0.9 * before, (before, after)
 
 
+def test_a_pair_is_moved_together(hopper_views) -> None:
+    # in a swap G_r's input and the geometry it is driven to are both aligned on their own
+    # face: a pair moved apart would teach G_r to move the face within its crop, and the
+    # tuned G_r then leans on its synthesis head (the swap loses identity)
+    one_view = tuning.ViewSet(hopper_views[:1], 128)
+    config = FinetuneConfig(steps=1, batch_size=3)
+    batch = one_view.batch(0, config)
+    assert torch.equal(batch["source"], batch["target"])
+    apart = one_view.batch(0, config.replace(move_views_together=False))
+    assert not torch.equal(apart["source"], apart["target"])
+
+
 def test_full_loss_has_every_term(hopper_views) -> None:
     config = FinetuneConfig(steps=1, batch_size=1)
     model = _base()

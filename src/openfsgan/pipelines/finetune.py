@@ -59,8 +59,13 @@ class FinetuneConfig(Config):
         lambda_identity: identity term (1 - cos of dlib face descriptors, result vs target view).
         lambda_seg: G_r's segmentation kept to the shipped model's (cross-entropy), so the
             face mask the swap reads from G_r does not drift.
-        max_rotation_deg, max_scale, max_shift: random similarity moves of each view (a photo
-            source has one view: the moves make the pairs).
+        max_rotation_deg, max_scale, max_shift: random similarity moves of the views (new
+            framings of the face).
+        move_views_together: both views of a pair get the same move, so that, as in a swap,
+            G_r's input and the geometry it is driven to are framed alike. False moves each
+            view on its own, which asks G_r to move the face within its crop: measured, the
+            tuned G_r then falls back on its synthesis head and the swap loses identity
+            (:mod:`openfsgan.training.finetune`).
         checkpoint_every: steps between resumable checkpoints.
         seed: seed of the pair draws and moves.
     """
@@ -75,6 +80,7 @@ class FinetuneConfig(Config):
     max_rotation_deg: float = 8.0
     max_scale: float = 0.06
     max_shift: float = 0.04
+    move_views_together: bool = True
     checkpoint_every: int = 20
     seed: int = 0
 
