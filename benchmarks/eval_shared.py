@@ -37,23 +37,26 @@ SIDE_BY_SIDE = ("id_gain", "id_retrieval", "id_retrieval_distractors", "pose_err
                 "l1", "psnr", "keypoint_error_pct")
 
 
-def cross_pairs(path: Path) -> str:
-    """The pair list's header and its identity swaps (the pairs whose
-    :attr:`~openfsgan.evaluation.pairs.EvalPair.kind` is ``cross``), as CSV text; comments are
-    left out."""
+PAIR_KINDS = ("cross", "self", "reenact-cross", "reenact-self")
+"""The values of :attr:`~openfsgan.evaluation.pairs.EvalPair.kind` that ``--kind`` selects."""
+
+
+def pairs_of_kinds(path: Path, kinds: set[str]) -> str:
+    """The pair list's header and its pairs of those kinds, as CSV text; comments are left
+    out."""
     import csv
     import io
 
     from openfsgan.evaluation.pairs import load_pairs
 
-    cross = {pair.pair_id for pair in load_pairs(path, SHARED_FACES) if pair.kind == "cross"}
+    chosen = {pair.pair_id for pair in load_pairs(path, SHARED_FACES) if pair.kind in kinds}
     rows = [line for line in path.read_text(encoding="utf-8").splitlines()
             if line and not line.startswith("#")]
     reader = csv.DictReader(io.StringIO("\n".join(rows)))
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=reader.fieldnames or [], lineterminator="\n")
     writer.writeheader()
-    writer.writerows(row for row in reader if row["pair_id"] in cross)
+    writer.writerows(row for row in reader if row["pair_id"] in chosen)
     return out.getvalue()
 
 
@@ -76,11 +79,17 @@ def main() -> int:
     parser.add_argument("--config", type=Path, metavar="YAML",
                         help="swap configuration for every method (as `openfsgan eval "
                              "--config`), e.g. a file with `appearance: {relight_sigma: 0}`")
-    parser.add_argument("--kind", choices=("cross", "all"), default="all",
-                        help="cross: only the 12 identity swaps (a quicker sweep of settings)")
+    parser.add_argument("--kind", default="all",
+                        help="all, or comma-separated pair kinds among "
+                             f"{', '.join(PAIR_KINDS)} (cross: only the 12 identity swaps, a "
+                             "quicker sweep of settings)")
     parser.add_argument("--max-distractors", type=int, default=300,
                         help="distractor photos from 300W-Spinkoo (default 300)")
     args = parser.parse_args()
+    kinds = set(PAIR_KINDS) if args.kind == "all" else set(args.kind.split(","))
+    if not kinds <= set(PAIR_KINDS):
+        parser.error(f"--kind: unknown {sorted(kinds - set(PAIR_KINDS))}; valid: all, "
+                     f"{', '.join(PAIR_KINDS)}")
     if not SHARED_FACES.is_dir():
         print(f"shared face data not found at {SHARED_FACES} (set OPENFSGAN_SHARED_FACES)",
               file=sys.stderr)
@@ -97,14 +106,15 @@ def main() -> int:
     strength = "" if args.identity_strength is None else f"_s{args.identity_strength:g}"
     tuned = "" if args.finetune is None else f"_ft{args.finetune}"
     configured = "" if args.config is None else f"_{args.config.stem}"
-    kind = "" if args.kind == "all" else f"_{args.kind}"
+    kind = "" if kinds == set(PAIR_KINDS) else "_" + "+".join(sorted(kinds))
     report_path = (args.out / f"eval_shared_{args.method}_{args.frames}f{strength}{configured}"
                    f"{tuned}{kind}.json")
     pairs = REPO / "eval" / "pairs_shared.csv"
-    if args.kind == "cross":
-        pairs = args.out / "pairs_shared_cross.csv"
+    if kind:
+        pairs = args.out / f"pairs_shared{kind}.csv"
         args.out.mkdir(parents=True, exist_ok=True)
-        pairs.write_text(cross_pairs(REPO / "eval" / "pairs_shared.csv"), encoding="utf-8")
+        pairs.write_text(pairs_of_kinds(REPO / "eval" / "pairs_shared.csv", kinds),
+                         encoding="utf-8")
     code = openfsgan(["-q", "eval", "--pairs", str(pairs),
                       "--data-root", str(SHARED_FACES), "-o", str(report_path),
                       "--method", args.method, "--frames", str(args.frames),
