@@ -38,7 +38,7 @@ from openfsgan.io.cache import ENV_CACHE_DIR, file_sha256
 FinetuneProgress = Callable[[int, int], None]
 """``(steps_done, steps_total)``, after every fine-tuning step (and once at the start)."""
 
-DEFAULT_FINETUNE_STEPS = 150
+DEFAULT_FINETUNE_STEPS = 200
 """Steps of a bare ``--finetune`` (measured in docs/swap.md, "Fine-tuning on the source")."""
 
 ENTRY_FILE = "entry.json"
