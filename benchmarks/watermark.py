@@ -127,11 +127,16 @@ def half(frames: list[np.ndarray]) -> list[np.ndarray]:
     return downscale(frames, 0.5)
 
 
-def centred_crop(frames: list[np.ndarray], keep: float) -> list[np.ndarray]:
-    """Keep the central ``keep`` of each side (even sizes, as a 4:2:0 encoder needs)."""
-    height, width = frames[0].shape[:2]
+def centred_crop_box(height: int, width: int, keep: float) -> tuple[int, int, int, int]:
+    """``(top, left, height, width)`` of the central ``keep`` of each side (even sizes, as a
+    4:2:0 encoder needs)."""
     keep_h, keep_w = _even(keep * height), _even(keep * width)
-    top, left = (height - keep_h) // 2, (width - keep_w) // 2
+    return (height - keep_h) // 2, (width - keep_w) // 2, keep_h, keep_w
+
+
+def centred_crop(frames: list[np.ndarray], keep: float) -> list[np.ndarray]:
+    """Keep the central ``keep`` of each side (:func:`centred_crop_box`)."""
+    top, left, keep_h, keep_w = centred_crop_box(*frames[0].shape[:2], keep)
     return [np.ascontiguousarray(f[top:top + keep_h, left:left + keep_w]) for f in frames]
 
 

@@ -39,6 +39,7 @@ from watermark import (
     SHARED,
     SIZE_CLASSES,
     centred_crop,
+    centred_crop_box,
     downscale,
     h264,
     psnr_db,
@@ -113,9 +114,7 @@ def oracle_z(frames: list[np.ndarray], layer: Layer, source_hw: tuple[int, int],
     the window, and ``z = sum(chip * cell sum) / sqrt(sum(cell sum^2))``."""
     height, width = source_hw
     cell = min(height, width) / layer.cells_per_short_side
-    keep_h = max(2, int(keep * height) // 2 * 2)
-    keep_w = max(2, int(keep * width) // 2 * 2)
-    top, left = (height - keep_h) // 2, (width - keep_w) // 2
+    top, left, keep_h, keep_w = centred_crop_box(height, width, keep)  # the attack's crop
     out_h, out_w = frames[0].shape[:2]
     scale_y, scale_x = out_h / keep_h, out_w / keep_w
     plane = AXES[layer.axis][1]
